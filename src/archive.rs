@@ -1,0 +1,81 @@
+//! The run folder `<archive>/<job>/<period>/`: the report, the message, each result as JSON and
+//! CSV, and `run.json`. Every file is written atomically (temp file, fsync, rename).
+
+use serde::Serialize;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Write `bytes` to `path` so that a reader sees the old file or the new one, never half of one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// The folder for one job's period.
+pub fn run_dir(archive: &Path, job: &str, period_label: &str) -> PathBuf {
+    archive.join(job).join(period_label)
+}
+
+/// One query's line in `run.json`.
+#[derive(Debug, Serialize)]
+pub struct QueryRecord {
+    pub name: String,
+    pub file: String,
+    pub rows: usize,
+    pub millis: u128,
+}
+
+/// `run.json`: what a run did and how it ended.
+#[derive(Debug, Serialize)]
+pub struct RunRecord {
+    pub job: String,
+    pub period: String,
+    pub period_start: String,
+    pub period_end: String,
+    pub as_of: String,
+    pub started_at: String,
+    pub finished_at: String,
+    /// `sent`, `dry-run`, `failed`.
+    pub outcome: String,
+    pub error: Option<String>,
+    pub queries: Vec<QueryRecord>,
+    pub recipients: Vec<String>,
+    pub message_id: Option<String>,
+    pub subject: Option<String>,
+    pub smtp_reply: Option<String>,
+}
+
+impl RunRecord {
+    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
+        let json = serde_json::to_vec_pretty(self).expect("run record serialises");
+        write_atomic(&dir.join("run.json"), &json)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a/b/report.html");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        let names: Vec<_> = std::fs::read_dir(p.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("report.html")]);
+    }
+}

@@ -1,0 +1,65 @@
+//! `pareto demo`: a sample lake and the bundled report on it, archived, not sent.
+
+use super::generate::{self, SizeArgs};
+use clap::Args;
+use pareto::exit;
+use pareto::pipeline::{self, RunOptions};
+use std::path::Path;
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The job to run.
+    #[arg(long, default_value = "weekly-leadership")]
+    pub job: String,
+    /// Where the demo writes its lake and archive (relative to the project).
+    #[arg(long, default_value = "demo")]
+    pub dir: std::path::PathBuf,
+    #[command(flatten)]
+    pub size: SizeArgs,
+}
+
+pub async fn run(root: &Path, a: DemoArgs) -> anyhow::Result<u8> {
+    if !root.join("pareto.toml").is_file() {
+        eprintln!("error: no pareto.toml here or above; run `pareto demo` inside the pareto repository (or a project made from it)");
+        return Ok(exit::USAGE);
+    }
+    let dir = root.join(&a.dir);
+    let lake_dir = dir.join("lake");
+    if lake_dir.exists() {
+        std::fs::remove_dir_all(&lake_dir)?;
+    }
+    let o = a.size.options(lake_dir.clone());
+    let until = o.until;
+    let s = tokio::task::spawn_blocking(move || generate::generate(&o)).await??;
+    println!("sample lake: {} ({} customers, {} orders, {} tickets)", lake_dir.display(), s.customers, s.orders, s.tickets);
+
+    let mut env = super::env();
+    env.insert("PARETO_LAKE".into(), lake_dir.display().to_string());
+    env.insert("PARETO_ARCHIVE".into(), dir.join("archive").display().to_string());
+    let project = match pareto::project::load(root, &env) {
+        Ok(p) => p,
+        Err(ps) => {
+            super::print_problems(&ps);
+            return Ok(exit::USAGE);
+        }
+    };
+    let job = match project.job(&a.job) {
+        Ok(j) => j,
+        Err(ps) => {
+            super::print_problems(&ps);
+            return Ok(exit::USAGE);
+        }
+    };
+    let as_of = pareto::period::local_midnight(until, job.tz);
+    match pipeline::run(&project, job, &RunOptions { as_of, dry_run: true, to: Vec::new() }).await {
+        Ok(r) => {
+            println!("report for {} ({}): {}", job.name, r.period.title(), r.dir.join("report.html").display());
+            println!("the email it would send: {}", r.dir.join("message.eml").display());
+            Ok(exit::OK)
+        }
+        Err(f) => {
+            eprintln!("error: job `{}` failed: {}", job.name, f.error);
+            Ok(f.error.exit_code())
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! The data lake: an object store (local folder, S3, GCS, Azure, HTTP) whose folders are tables of
+//! Parquet files, and the DataFusion session that reads them.
+
+use crate::contract;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::execution::context::SessionContext;
+use datafusion::prelude::SessionConfig;
+use object_store::ObjectStore;
+use object_store::path::Path as StorePath;
+use std::path::Path;
+use std::sync::Arc;
+use url::Url;
+
+/// Why the lake could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LakeError {
+    #[error("lake folder `{0}` does not exist; create it (`pareto generate --out {0}` writes a sample lake) or fix the job's `lake`")]
+    MissingFolder(String),
+    #[error("lake `{url}`: {message}")]
+    BadUrl { url: String, message: String },
+    #[error("lake `{url}`: cannot list tables: {source}")]
+    List { url: String, source: object_store::Error },
+    #[error("lake table `{table}` has no .parquet files under `{url}`; write some, or remove the folder")]
+    EmptyTable { table: String, url: String },
+    #[error("lake table `{table}`: `{file}` is not a readable Parquet file ({cause}); replace or remove that file")]
+    BadFile { table: String, file: String, cause: String },
+    #[error("lake table `{table}`: {cause}")]
+    Table { table: String, cause: String },
+    #[error("lake table `{table}` breaks the data contract: {}", .problems.join("; "))]
+    Contract { table: String, problems: Vec<String> },
+}
+
+/// An opened lake: where it is and the store that reads it.
+pub struct Lake {
+    /// The lake's root as a URL ending in `/`.
+    pub url: Url,
+    /// As the user wrote it, for messages.
+    pub shown: String,
+    pub store: Arc<dyn ObjectStore>,
+    prefix: StorePath,
+}
+
+/// A DataFusion session with pareto's settings.
+pub fn session() -> SessionContext {
+    let config = SessionConfig::new()
+        .with_information_schema(true)
+        .set_bool("datafusion.execution.parquet.pushdown_filters", true)
+        .set_bool("datafusion.execution.listing_table_ignore_subdirectory", false);
+    SessionContext::new_with_config(config)
+}
+
+/// Open the lake at `spec`: a path (relative to `base`), `file://`, `s3://`, `gs://`, `az://`,
+/// `http(s)://`. Credentials and endpoints come from the environment (`AWS_*`, `GOOGLE_*`,
+/// `AZURE_*`), never from the job file.
+pub fn open(spec: &str, base: &Path) -> Result<Lake, LakeError> {
+    let bad = |m: String| LakeError::BadUrl { url: spec.to_string(), message: m };
+    let has_scheme = spec.contains("://");
+    if !has_scheme || spec.starts_with("file://") {
+        let raw = spec.strip_prefix("file://").unwrap_or(spec);
+        let path = if Path::new(raw).is_absolute() { Path::new(raw).to_path_buf() } else { base.join(raw) };
+        if !path.is_dir() {
+            return Err(LakeError::MissingFolder(spec.to_string()));
+        }
+        let path = path.canonicalize().map_err(|e| bad(e.to_string()))?;
+        let url = Url::from_directory_path(&path).map_err(|_| bad("not an absolute path".into()))?;
+        let store = Arc::new(object_store::local::LocalFileSystem::new());
+        let prefix = StorePath::from_url_path(url.path()).map_err(|e| bad(e.to_string()))?;
+        return Ok(Lake { url, shown: spec.to_string(), store, prefix });
+    }
+    let mut url = Url::parse(spec).map_err(|e| bad(format!("not a URL ({e})")))?;
+    if !url.path().ends_with('/') {
+        url.set_path(&format!("{}/", url.path()));
+    }
+    let store: Arc<dyn ObjectStore> = match url.scheme() {
+        "s3" | "s3a" => Arc::new(
+            object_store::aws::AmazonS3Builder::from_env().with_url(url.as_str()).build().map_err(|e| bad(e.to_string()))?,
+        ),
+        "gs" => Arc::new(
+            object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                .with_url(url.as_str())
+                .build()
+                .map_err(|e| bad(e.to_string()))?,
+        ),
+        "az" | "abfs" | "abfss" => Arc::new(
+            object_store::azure::MicrosoftAzureBuilder::from_env()
+                .with_url(url.as_str())
+                .build()
+                .map_err(|e| bad(e.to_string()))?,
+        ),
+        "http" | "https" => Arc::new(
+            object_store::http::HttpBuilder::new().with_url(url.origin().ascii_serialization()).build().map_err(|e| bad(e.to_string()))?,
+        ),
+        other => return Err(bad(format!("`{other}://` is not a supported scheme; use a path, file://, s3://, gs://, az:// or https://"))),
+    };
+    let prefix = StorePath::from_url_path(url.path()).map_err(|e| bad(e.to_string()))?;
+    Ok(Lake { url, shown: spec.to_string(), store, prefix })
+}
+
+impl Lake {
+    /// Make the lake's store known to a session.
+    pub fn attach(&self, ctx: &SessionContext) {
+        if self.url.scheme() != "file" {
+            let mut root = self.url.clone();
+            root.set_path("/");
+            ctx.register_object_store(&root, self.store.clone());
+        }
+    }
+
+    /// The tables: the folders directly under the root (not starting with `_` or `.`).
+    pub async fn tables(&self) -> Result<Vec<String>, LakeError> {
+        let prefix = (!self.prefix.as_ref().is_empty()).then_some(&self.prefix);
+        let listing = self
+            .store
+            .list_with_delimiter(prefix)
+            .await
+            .map_err(|source| LakeError::List { url: self.shown.clone(), source })?;
+        let mut names: Vec<String> = listing
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().map(str::to_string))
+            .filter(|n| !n.starts_with('_') && !n.starts_with('.'))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    fn table_url(&self, table: &str) -> Result<ListingTableUrl, LakeError> {
+        let url = self.url.join(&format!("{table}/")).map_err(|e| LakeError::Table { table: table.into(), cause: e.to_string() })?;
+        ListingTableUrl::parse(url.as_str()).map_err(|e| LakeError::Table { table: table.into(), cause: e.to_string() })
+    }
+
+    /// Register `table` with the session: its schema is read from the Parquet footers, hive
+    /// partition folders (`year=2026/`) become text columns, and contract tables are checked.
+    pub async fn register(&self, ctx: &SessionContext, table: &str, contract: bool) -> Result<(), LakeError> {
+        let state = ctx.state();
+        let url = self.table_url(table)?;
+        let err = |cause: String| LakeError::Table { table: table.to_string(), cause };
+        let format = Arc::new(ParquetFormat::default());
+        let options = ListingOptions::new(format.clone()).with_file_extension(".parquet");
+        let files = self.files(table).await?;
+        if files.is_empty() {
+            return Err(LakeError::EmptyTable { table: table.into(), url: format!("{}{table}/", self.shown_root()) });
+        }
+        let partitions = options.infer_partitions(&state, &url).await.map_err(|e| err(e.to_string()))?;
+        let options = options.with_table_partition_cols(partitions.into_iter().map(|p| (p, DataType::Utf8)).collect());
+        let schema = match options.infer_schema(&state, &url).await {
+            Ok(s) => s,
+            Err(e) => {
+                // Name the file that cannot be read, not just the table.
+                for f in &files {
+                    if let Err(fe) = format.infer_schema(&state, &self.store, std::slice::from_ref(f)).await {
+                        return Err(LakeError::BadFile { table: table.into(), file: self.relative(&f.location), cause: root_cause(&fe) });
+                    }
+                }
+                return Err(err(root_cause(&e)));
+            }
+        };
+        if contract {
+            let problems = contract::violations(table, &schema);
+            if !problems.is_empty() {
+                return Err(LakeError::Contract { table: table.into(), problems });
+            }
+        }
+        let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(schema);
+        let provider = ListingTable::try_new(config).map_err(|e| err(e.to_string()))?;
+        ctx.register_table(table, Arc::new(provider)).map_err(|e| err(e.to_string()))?;
+        Ok(())
+    }
+
+    async fn files(&self, table: &str) -> Result<Vec<object_store::ObjectMeta>, LakeError> {
+        use futures::TryStreamExt;
+        let prefix = self.prefix.clone().join(table);
+        let mut files: Vec<_> = self
+            .store
+            .list(Some(&prefix))
+            .try_filter(|m| futures::future::ready(m.location.as_ref().ends_with(".parquet")))
+            .try_collect()
+            .await
+            .map_err(|source| LakeError::List { url: self.shown.clone(), source })?;
+        files.sort_by(|a, b| a.location.cmp(&b.location));
+        Ok(files)
+    }
+
+    fn shown_root(&self) -> String {
+        if self.shown.ends_with('/') { self.shown.clone() } else { format!("{}/", self.shown) }
+    }
+
+    fn relative(&self, location: &StorePath) -> String {
+        let full = location.as_ref();
+        let prefix = self.prefix.as_ref();
+        let rel = full.strip_prefix(prefix).unwrap_or(full).trim_start_matches('/');
+        format!("{}{rel}", self.shown_root())
+    }
+}
+
+/// The innermost message of a DataFusion error, without its wrapping.
+pub fn root_cause(e: &datafusion::error::DataFusionError) -> String {
+    e.find_root().to_string()
+}

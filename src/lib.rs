@@ -1,0 +1,17 @@
+//! pareto: scheduled reports from a Parquet lake. A job reads tables with DataFusion SQL, renders
+//! an HTML and text report with Handlebars, archives it and emails it.
+
+pub mod archive;
+pub mod contract;
+pub mod deliver;
+pub mod exit;
+pub mod lake;
+pub mod period;
+pub mod pipeline;
+pub mod problem;
+pub mod project;
+pub mod query;
+pub mod render;
+pub mod results;
+pub mod sample;
+pub mod spec;

@@ -1,0 +1,258 @@
+//! Period maths in a job's time zone: which period a run covers, its bounds and its label.
+//! Pure functions over fixed instants, so tests can drive them.
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// How long a report's period is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PeriodKind {
+    Day,
+    Week,
+    Month,
+    Quarter,
+}
+
+impl fmt::Display for PeriodKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PeriodKind::Day => "day",
+            PeriodKind::Week => "week",
+            PeriodKind::Month => "month",
+            PeriodKind::Quarter => "quarter",
+        })
+    }
+}
+
+/// A calendar period `[start, end)` of local dates; weeks run Monday to Sunday.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub kind: PeriodKind,
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+}
+
+impl Period {
+    /// The period of `kind` that contains the local date `date`.
+    pub fn containing(kind: PeriodKind, date: NaiveDate) -> Period {
+        let start = match kind {
+            PeriodKind::Day => date,
+            PeriodKind::Week => date - Duration::days(date.weekday().num_days_from_monday() as i64),
+            PeriodKind::Month => first_of_month(date.year(), date.month()),
+            PeriodKind::Quarter => first_of_month(date.year(), (date.month0() / 3) * 3 + 1),
+        };
+        let end = match kind {
+            PeriodKind::Day => start + Duration::days(1),
+            PeriodKind::Week => start + Duration::days(7),
+            PeriodKind::Month => add_months(start, 1),
+            PeriodKind::Quarter => add_months(start, 3),
+        };
+        Period { kind, start, end }
+    }
+
+    /// The last complete period before the instant `at`, in the time zone `tz`.
+    pub fn last_complete(kind: PeriodKind, at: DateTime<Utc>, tz: Tz) -> Period {
+        let local = at.with_timezone(&tz).date_naive();
+        let current = Period::containing(kind, local);
+        // `current` contains `at`, so it has not ended; the one before it has, unless `at` falls in
+        // a skipped local midnight (then `current` may start after `at`, and the one before it too).
+        let mut p = current.prev();
+        while p.end_instant(tz) > at {
+            p = p.prev();
+        }
+        p
+    }
+
+    /// The period just before this one.
+    pub fn prev(&self) -> Period {
+        Period::containing(self.kind, self.start - Duration::days(1))
+    }
+
+    /// The period just after this one.
+    pub fn next(&self) -> Period {
+        Period::containing(self.kind, self.end)
+    }
+
+    /// A short, sortable label: `2026-11-22`, `2026-W47`, `2026-11`, `2026-Q4`.
+    pub fn label(&self) -> String {
+        match self.kind {
+            PeriodKind::Day => self.start.format("%Y-%m-%d").to_string(),
+            PeriodKind::Week => {
+                let w = self.start.iso_week();
+                format!("{}-W{:02}", w.year(), w.week())
+            }
+            PeriodKind::Month => self.start.format("%Y-%m").to_string(),
+            PeriodKind::Quarter => format!("{}-Q{}", self.start.year(), self.start.month0() / 3 + 1),
+        }
+    }
+
+    /// Words for people: `Mon 16 – Sun 22 Nov 2026`, `November 2026`, `Q4 2026`.
+    pub fn title(&self) -> String {
+        let last = self.end - Duration::days(1);
+        match self.kind {
+            PeriodKind::Day => self.start.format("%a %-d %b %Y").to_string(),
+            PeriodKind::Week => {
+                if self.start.month() == last.month() {
+                    format!("{} – {}", self.start.format("%a %-d"), last.format("%a %-d %b %Y"))
+                } else if self.start.year() == last.year() {
+                    format!("{} – {}", self.start.format("%a %-d %b"), last.format("%a %-d %b %Y"))
+                } else {
+                    format!("{} – {}", self.start.format("%a %-d %b %Y"), last.format("%a %-d %b %Y"))
+                }
+            }
+            PeriodKind::Month => self.start.format("%B %Y").to_string(),
+            PeriodKind::Quarter => format!("Q{} {}", self.start.month0() / 3 + 1, self.start.year()),
+        }
+    }
+
+    /// The instant the period starts: local midnight of `start` in `tz`.
+    pub fn start_instant(&self, tz: Tz) -> DateTime<Utc> {
+        local_midnight(self.start, tz)
+    }
+
+    /// The instant the period ends (exclusive): local midnight of `end` in `tz`.
+    pub fn end_instant(&self, tz: Tz) -> DateTime<Utc> {
+        local_midnight(self.end, tz)
+    }
+
+    /// Number of months the period spans (a week is 7/30.4375 of a month).
+    pub fn months(&self) -> f64 {
+        match self.kind {
+            PeriodKind::Day => 1.0 / 30.4375,
+            PeriodKind::Week => 7.0 / 30.4375,
+            PeriodKind::Month => 1.0,
+            PeriodKind::Quarter => 3.0,
+        }
+    }
+}
+
+/// The first instant of local date `date` in `tz`. Where midnight does not exist (a daylight-saving
+/// gap, as in America/Santiago), the day starts at the first local time after the gap; where it
+/// happens twice, at the earlier.
+pub fn local_midnight(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    local_instant(date.and_time(NaiveTime::MIN), tz)
+}
+
+/// The instant of a local wall-clock time in `tz`, resolving gaps forward and folds to the earlier.
+pub fn local_instant(local: NaiveDateTime, tz: Tz) -> DateTime<Utc> {
+    let mut t = local;
+    for _ in 0..(4 * 60) {
+        match tz.from_local_datetime(&t) {
+            chrono::LocalResult::Single(d) => return d.with_timezone(&Utc),
+            chrono::LocalResult::Ambiguous(a, _) => return a.with_timezone(&Utc),
+            chrono::LocalResult::None => t += Duration::minutes(1),
+        }
+    }
+    // No zone has a gap of four hours; fall back to reading the wall clock as UTC.
+    Utc.from_utc_datetime(&local)
+}
+
+/// Parse `--as-of`: a date (local midnight), a local date-time, or an RFC 3339 instant.
+pub fn parse_as_of(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
+    let text = text.trim();
+    if let Ok(d) = DateTime::parse_from_rfc3339(text) {
+        return Ok(d.with_timezone(&Utc));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(local_midnight(d, tz));
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
+        if let Ok(d) = NaiveDateTime::parse_from_str(text, fmt) {
+            return Ok(local_instant(d, tz));
+        }
+    }
+    Err(format!(
+        "`{text}` is not a date or time; use `2026-11-23`, `2026-11-23T07:00` (in the job's time zone) or `2026-11-23T06:00:00Z`"
+    ))
+}
+
+fn first_of_month(year: i32, month: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(year, month, 1).expect("valid first of month")
+}
+
+fn add_months(first: NaiveDate, months: u32) -> NaiveDate {
+    let m0 = first.month0() + months;
+    first_of_month(first.year() + (m0 / 12) as i32, m0 % 12 + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn week_runs_monday_to_sunday() {
+        let p = Period::containing(PeriodKind::Week, d("2026-11-22")); // a Sunday
+        assert_eq!((p.start, p.end), (d("2026-11-16"), d("2026-11-23")));
+        assert_eq!(p.label(), "2026-W47");
+        assert_eq!(p.title(), "Mon 16 – Sun 22 Nov 2026");
+    }
+
+    #[test]
+    fn last_complete_week_on_monday_morning_is_the_week_before() {
+        let tz: Tz = "Europe/Amsterdam".parse().unwrap();
+        let p = Period::last_complete(PeriodKind::Week, utc("2026-11-23T06:00:00Z"), tz);
+        assert_eq!((p.start, p.end), (d("2026-11-16"), d("2026-11-23")));
+        // 23:30 UTC on Sunday is already Monday 00:30 in Amsterdam: the week has ended there.
+        let p = Period::last_complete(PeriodKind::Week, utc("2026-11-22T23:30:00Z"), tz);
+        assert_eq!(p.start, d("2026-11-16"));
+        // ...but not in New York, where it is still Sunday evening.
+        let ny: Tz = "America/New_York".parse().unwrap();
+        let p = Period::last_complete(PeriodKind::Week, utc("2026-11-22T23:30:00Z"), ny);
+        assert_eq!(p.start, d("2026-11-09"));
+    }
+
+    #[test]
+    fn months_and_quarters_roll_over_years() {
+        let tz: Tz = "UTC".parse().unwrap();
+        let p = Period::last_complete(PeriodKind::Month, utc("2026-01-05T07:00:00Z"), tz);
+        assert_eq!((p.start, p.end, p.label()), (d("2025-12-01"), d("2026-01-01"), "2025-12".into()));
+        let q = Period::last_complete(PeriodKind::Quarter, utc("2026-02-01T00:00:00Z"), tz);
+        assert_eq!((q.start, q.end, q.label()), (d("2025-10-01"), d("2026-01-01"), "2025-Q4".into()));
+        assert_eq!(q.prev().label(), "2025-Q3");
+        assert_eq!(q.next().label(), "2026-Q1");
+    }
+
+    #[test]
+    fn iso_week_label_uses_the_iso_year() {
+        let p = Period::containing(PeriodKind::Week, d("2026-12-31"));
+        assert_eq!(p.label(), "2026-W53");
+        let p = Period::containing(PeriodKind::Week, d("2025-12-31"));
+        assert_eq!(p.label(), "2026-W01");
+    }
+
+    #[test]
+    fn bounds_are_local_midnights_across_dst() {
+        let tz: Tz = "Europe/Amsterdam".parse().unwrap();
+        // The week of the October 2026 change back to CET: starts at +02:00, ends at +01:00.
+        let p = Period::containing(PeriodKind::Week, d("2026-10-25"));
+        assert_eq!(p.start_instant(tz), utc("2026-10-18T22:00:00Z"));
+        assert_eq!(p.end_instant(tz), utc("2026-10-25T23:00:00Z"));
+    }
+
+    #[test]
+    fn a_skipped_midnight_starts_the_day_after_the_gap() {
+        // Santiago skips 00:00–00:59 on 2026-09-06.
+        let tz: Tz = "America/Santiago".parse().unwrap();
+        assert_eq!(local_midnight(d("2026-09-06"), tz), utc("2026-09-06T04:00:00Z"));
+    }
+
+    #[test]
+    fn as_of_accepts_dates_local_times_and_instants() {
+        let tz: Tz = "Europe/Amsterdam".parse().unwrap();
+        assert_eq!(parse_as_of("2026-11-23", tz).unwrap(), utc("2026-11-22T23:00:00Z"));
+        assert_eq!(parse_as_of("2026-11-23T07:00", tz).unwrap(), utc("2026-11-23T06:00:00Z"));
+        assert_eq!(parse_as_of("2026-11-23T07:00:00Z", tz).unwrap(), utc("2026-11-23T07:00:00Z"));
+        assert!(parse_as_of("last monday", tz).unwrap_err().contains("`last monday` is not a date"));
+    }
+}

@@ -1,0 +1,350 @@
+//! One run of a job, stage by stage: period → lake → queries → render → archive → deliver.
+//! The only module that knows every stage; the CLI (and later the scheduler) call it.
+
+use crate::archive::{self, QueryRecord, RunRecord};
+use crate::deliver::{self, DeliverError, Draft};
+use crate::exit;
+use crate::lake::{self, LakeError};
+use crate::period::Period;
+use crate::project::Project;
+use crate::query::{self, Params, QueryError, QueryResult};
+use crate::render::{RenderError, Templates};
+use crate::results;
+use crate::spec::job::{Job, ParamValue};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use datafusion::common::ScalarValue;
+use lettre::message::Mailbox;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The moment the run happens as (the report covers the last complete period before it).
+    pub as_of: DateTime<Utc>,
+    /// Build and archive everything, send nothing.
+    pub dry_run: bool,
+    /// Send to these instead of the job's recipients.
+    pub to: Vec<Mailbox>,
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error(transparent)]
+    Deliver(#[from] DeliverError),
+    #[error("cannot write the archive {path}: {source}")]
+    Archive { path: PathBuf, source: std::io::Error },
+}
+
+impl RunError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Deliver(DeliverError::Smtp { .. }) => exit::DELIVERY_FAILED,
+            RunError::Deliver(DeliverError::NoSender) => exit::USAGE,
+            _ => exit::JOB_FAILED,
+        }
+    }
+}
+
+/// A failed run: the error, and the run folder where `run.json` records it.
+#[derive(Debug)]
+pub struct Failure {
+    pub error: RunError,
+    pub dir: Option<PathBuf>,
+}
+
+/// What a successful run did.
+#[derive(Debug)]
+pub struct Report {
+    pub dir: PathBuf,
+    pub period: Period,
+    pub sent: bool,
+    pub recipients: Vec<String>,
+    pub subject: String,
+    pub smtp_reply: Option<String>,
+}
+
+/// The parameters every query can use, and the job's own.
+pub fn params(job: &Job, period: &Period, as_of: DateTime<Utc>) -> Params {
+    let tz = job.tz;
+    let prev = period.prev();
+    let ts = |t: DateTime<Utc>| ScalarValue::TimestampMicrosecond(Some(t.timestamp_micros()), Some("UTC".into()));
+    let date = |d: chrono::NaiveDate| ScalarValue::Date32(Some((d - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32));
+    let mut p = BTreeMap::new();
+    p.insert("period_start".into(), ts(period.start_instant(tz)));
+    p.insert("period_end".into(), ts(period.end_instant(tz)));
+    p.insert("prev_period_start".into(), ts(prev.start_instant(tz)));
+    p.insert("prev_period_end".into(), ts(prev.end_instant(tz)));
+    p.insert("as_of".into(), ts(as_of));
+    p.insert("period_start_date".into(), date(period.start));
+    p.insert("period_end_date".into(), date(period.end));
+    p.insert("prev_period_start_date".into(), date(prev.start));
+    p.insert("as_of_date".into(), date(as_of.with_timezone(&tz).date_naive()));
+    p.insert("period_label".into(), ScalarValue::Utf8(Some(period.label())));
+    p.insert("period_months".into(), ScalarValue::Float64(Some(period.months())));
+    for (k, v) in &job.params {
+        let s = match v {
+            ParamValue::Int(i) => ScalarValue::Int64(Some(*i)),
+            ParamValue::Float(f) => ScalarValue::Float64(Some(*f)),
+            ParamValue::Text(t) => ScalarValue::Utf8(Some(t.clone())),
+            ParamValue::Bool(b) => ScalarValue::Boolean(Some(*b)),
+            ParamValue::Date(d) => date(*d),
+        };
+        p.insert(k.clone(), s);
+    }
+    p
+}
+
+fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn period_json(p: &Period, job: &Job) -> Value {
+    json!({
+        "kind": p.kind.to_string(),
+        "label": p.label(),
+        "title": p.title(),
+        "start": p.start.to_string(),
+        "end": p.end.to_string(),
+        "last_day": (p.end - Duration::days(1)).to_string(),
+        "start_at": iso(p.start_instant(job.tz)),
+        "end_at": iso(p.end_instant(job.tz)),
+    })
+}
+
+/// The data a template sees.
+pub fn template_data(job: &Job, period: &Period, as_of: DateTime<Utc>, results: &BTreeMap<String, QueryResult>) -> Value {
+    let mut res = Map::new();
+    for (name, r) in results {
+        res.insert(name.clone(), results::to_json(r));
+    }
+    let params: Map<String, Value> = job
+        .params
+        .iter()
+        .map(|(k, v)| {
+            let j = match v {
+                ParamValue::Int(i) => json!(i),
+                ParamValue::Float(f) => json!(f),
+                ParamValue::Text(t) => json!(t),
+                ParamValue::Bool(b) => json!(b),
+                ParamValue::Date(d) => json!(d.to_string()),
+            };
+            (k.clone(), j)
+        })
+        .collect();
+    json!({
+        "job": { "name": job.name, "description": job.description, "currency": job.currency, "timezone": job.tz.name() },
+        "period": period_json(period, job),
+        "prev_period": period_json(&period.prev(), job),
+        "as_of": iso(as_of),
+        "params": params,
+        "results": res,
+    })
+}
+
+/// Run `job` once. Nothing is sent unless every stage before delivery succeeded.
+pub async fn run(project: &Project, job: &Job, opts: &RunOptions) -> Result<Report, Failure> {
+    let started = Utc::now();
+    let period = Period::last_complete(job.period, opts.as_of, job.tz);
+    let dir = archive::run_dir(&project.config.archive, &job.name, &period.label());
+    let span = tracing::info_span!("run", job = %job.name, period = %period.label());
+    let _enter = span.enter();
+    let mut record = RunRecord {
+        job: job.name.clone(),
+        period: period.label(),
+        period_start: iso(period.start_instant(job.tz)),
+        period_end: iso(period.end_instant(job.tz)),
+        as_of: iso(opts.as_of),
+        started_at: iso(started),
+        finished_at: String::new(),
+        outcome: "failed".into(),
+        error: None,
+        queries: Vec::new(),
+        recipients: Vec::new(),
+        message_id: None,
+        subject: None,
+        smtp_reply: None,
+    };
+    let result = stages(project, job, opts, &period, &dir, &mut record).await;
+    record.finished_at = iso(Utc::now());
+    match result {
+        Ok(report) => {
+            record.outcome = if report.sent { "sent".into() } else { "dry-run".into() };
+            record.smtp_reply = report.smtp_reply.clone();
+            record.write(&dir).map_err(|source| Failure { error: RunError::Archive { path: dir.join("run.json"), source }, dir: Some(dir.clone()) })?;
+            tracing::info!(outcome = %record.outcome, "run finished");
+            Ok(report)
+        }
+        Err(error) => {
+            record.error = Some(error.to_string());
+            let written = record.write(&dir).is_ok();
+            tracing::error!(error = %error, "run failed");
+            Err(Failure { error, dir: written.then_some(dir) })
+        }
+    }
+}
+
+async fn stages(project: &Project, job: &Job, opts: &RunOptions, period: &Period, dir: &std::path::Path, record: &mut RunRecord) -> Result<Report, RunError> {
+    let config = &project.config;
+    // Everything that can be checked before touching the lake is checked first.
+    let templates = Templates::load(&project.templates_dir, &project.root, config.strict).map_err(|ps| RenderError::Problems(ps))?;
+    let from = match (&config.from, opts.dry_run) {
+        (Some(f), _) => f.clone(),
+        (None, true) => "pareto <pareto@localhost>".parse().expect("valid fallback sender"),
+        (None, false) => return Err(DeliverError::NoSender.into()),
+    };
+
+    let ctx = lake::session();
+    let lake = lake::open(&job.lake, &project.root)?;
+    lake.attach(&ctx);
+    let tables = lake.tables().await?;
+    let graph = query::graph(&ctx, &project.queries, &job.queries, &tables, &lake.shown).map_err(QueryError::Problems)?;
+    for t in &graph.lake_tables {
+        lake.register(&ctx, t, config.contract).await?;
+    }
+    let params = params(job, period, opts.as_of);
+    let results = query::run(&ctx, &graph, &project.queries, params, |r| {
+        tracing::info!(query = %r.name, rows = r.rows, millis = r.elapsed.as_millis() as u64, "query done");
+    })
+    .await?;
+    record.queries = graph
+        .order
+        .iter()
+        .map(|n| QueryRecord { name: n.clone(), file: project.queries[n].file.display().to_string(), rows: results[n].rows, millis: results[n].elapsed.as_millis() })
+        .collect();
+
+    let data = template_data(job, period, opts.as_of, &results);
+    let rendered = templates.report(&job.template, &job.subject, &job.file, &data)?;
+
+    let (to, cc, bcc): (&[Mailbox], &[Mailbox], &[Mailbox]) = if opts.to.is_empty() { (&job.to, &job.cc, &job.bcc) } else { (&opts.to, &[], &[]) };
+    let mut attachments = Vec::new();
+    for a in &job.attach {
+        let csv = results::to_csv(&results[a]).map_err(|e| DeliverError::Build(format!("cannot write {a}.csv: {e}")))?;
+        attachments.push((format!("{a}-{}.csv", period.label()), csv));
+    }
+    let message_id = deliver::message_id(&job.name, &period.label(), &from);
+    let built = deliver::build(Draft {
+        from: &from,
+        reply_to: config.reply_to.as_ref(),
+        to,
+        cc,
+        bcc,
+        subject: &rendered.subject,
+        html: rendered.html.clone(),
+        text: rendered.text.clone(),
+        attachments,
+        message_id: message_id.clone(),
+        date: opts_date(opts),
+    })?;
+    record.recipients = built.envelope.to().iter().map(|a| a.to_string()).collect();
+    record.message_id = Some(message_id);
+    record.subject = Some(rendered.subject.clone());
+
+    // The archive is complete before anything is sent.
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.join(name);
+        archive::write_atomic(&path, bytes).map_err(|source| RunError::Archive { path, source })
+    };
+    for (name, r) in &results {
+        write(&format!("results/{name}.json"), &serde_json::to_vec_pretty(&results::to_json(r)).expect("json"))?;
+        let csv = results::to_csv(r).map_err(|e| DeliverError::Build(format!("cannot write {name}.csv: {e}")))?;
+        write(&format!("results/{name}.csv"), &csv)?;
+    }
+    write("report.html", rendered.html.as_bytes())?;
+    write("report.txt", rendered.text.as_bytes())?;
+    write("message.eml", &built.bytes)?;
+
+    let smtp_reply = if opts.dry_run {
+        None
+    } else {
+        tracing::info!(recipients = record.recipients.len(), "sending");
+        Some(deliver::smtp::send(&config.smtp, &built).await?)
+    };
+    Ok(Report {
+        dir: dir.to_path_buf(),
+        period: *period,
+        sent: !opts.dry_run,
+        recipients: record.recipients.clone(),
+        subject: rendered.subject,
+        smtp_reply,
+    })
+}
+
+/// The Date header: the run's real time.
+fn opts_date(_opts: &RunOptions) -> std::time::SystemTime {
+    std::time::SystemTime::now()
+}
+
+/// Check `job` without running it: open the lake, read the schemas of the tables it needs, plan
+/// every query with its parameters bound, and render the templates over empty results. Returns
+/// every problem found.
+pub async fn check(project: &Project, job: &Job, templates: &Templates) -> Vec<crate::problem::Problem> {
+    use crate::problem::Problem;
+    let mut problems = Vec::new();
+    for missing in templates.missing_parts(&job.template) {
+        problems.push(Problem::new(job.file.clone(), format!("report template `{}` lacks {missing}", job.template)));
+    }
+    let lake_problem = |e: LakeError| Problem::new(job.file.clone(), e.to_string());
+    let ctx = lake::session();
+    let lake = match lake::open(&job.lake, &project.root) {
+        Ok(l) => l,
+        Err(e) => {
+            problems.push(lake_problem(e));
+            return problems;
+        }
+    };
+    lake.attach(&ctx);
+    let tables = match lake.tables().await {
+        Ok(t) => t,
+        Err(e) => {
+            problems.push(lake_problem(e));
+            return problems;
+        }
+    };
+    let graph = match query::graph(&ctx, &project.queries, &job.queries, &tables, &lake.shown) {
+        Ok(g) => g,
+        Err(ps) => {
+            problems.extend(ps);
+            return problems;
+        }
+    };
+    let mut lake_ok = true;
+    for t in &graph.lake_tables {
+        if let Err(e) = lake.register(&ctx, t, project.config.contract).await {
+            problems.push(lake_problem(e));
+            lake_ok = false;
+        }
+    }
+    if !lake_ok {
+        return problems;
+    }
+    let as_of = Utc::now();
+    let period = Period::last_complete(job.period, as_of, job.tz);
+    let query_problems = query::check(&ctx, &graph, &project.queries, &params(job, &period, as_of)).await;
+    let planned = query_problems.is_empty();
+    problems.extend(query_problems);
+    if planned && problems.is_empty() {
+        // Render over empty results of the right shape: finds unknown helpers, missing partials and
+        // misspelt result names without touching data.
+        let mut results = BTreeMap::new();
+        for name in &graph.order {
+            if let Ok(Some(t)) = ctx.table_provider(name.as_str()).await.map(Some) {
+                let schema = t.schema();
+                results.insert(name.clone(), QueryResult { name: name.clone(), schema, batches: Vec::new(), rows: 0, elapsed: Default::default() });
+            }
+        }
+        let data = template_data(job, &period, as_of, &results);
+        if let Err(RenderError::Problems(ps)) = templates.report(&job.template, &job.subject, &job.file, &data) {
+            problems.extend(ps);
+        }
+    }
+    problems
+}

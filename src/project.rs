@@ -1,0 +1,132 @@
+//! The project on disk: find its root, then load `pareto.toml`, `jobs/`, `queries/` and
+//! `templates/` into a checked [`Project`], collecting every problem rather than the first.
+
+use crate::problem::{Problem, shown};
+use crate::spec::config::{self, Config};
+use crate::spec::job::{self, Job, Known, is_identifier};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// One SQL file in `queries/`.
+#[derive(Debug, Clone)]
+pub struct QueryFile {
+    pub name: String,
+    /// Path relative to the project root, as shown to users.
+    pub file: PathBuf,
+    pub sql: String,
+}
+
+/// A loaded project. Jobs that failed their checks are left out of `jobs`; their problems are in
+/// `problems`, keyed by nothing but the file they name.
+#[derive(Debug)]
+pub struct Project {
+    pub root: PathBuf,
+    pub config: Config,
+    pub jobs: Vec<Job>,
+    /// Job files that failed to load, with why.
+    pub broken_jobs: BTreeMap<PathBuf, Vec<Problem>>,
+    pub queries: BTreeMap<String, QueryFile>,
+    pub templates_dir: PathBuf,
+    pub problems: Vec<Problem>,
+}
+
+/// The project root: `explicit` if given, else the nearest folder upward from `cwd` holding
+/// `pareto.toml`, else `cwd` itself.
+pub fn find_root(explicit: Option<&Path>, cwd: &Path) -> PathBuf {
+    if let Some(p) = explicit {
+        return if p.is_absolute() { p.to_path_buf() } else { cwd.join(p) };
+    }
+    let mut dir = Some(cwd);
+    while let Some(d) = dir {
+        if d.join("pareto.toml").is_file() {
+            return d.to_path_buf();
+        }
+        dir = d.parent();
+    }
+    cwd.to_path_buf()
+}
+
+/// Names of the templates in `dir` that can head a report (`<name>.html.hbs`).
+pub fn report_templates(dir: &Path) -> BTreeSet<String> {
+    files_with_suffix(dir, ".html.hbs").into_iter().map(|(n, _)| n).collect()
+}
+
+/// Files directly in `dir` whose name ends in `suffix`, as (stem, path), sorted.
+fn files_with_suffix(dir: &Path, suffix: &str) -> Vec<(String, PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut out: Vec<(String, PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            let stem = name.strip_suffix(suffix)?.to_string();
+            e.path().is_file().then_some((stem, e.path()))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Load everything under `root`. Fails only when `pareto.toml` itself is unusable.
+pub fn load(root: &Path, env: &BTreeMap<String, String>) -> Result<Project, Vec<Problem>> {
+    let config = config::load(root, env)?;
+    let mut problems = Vec::new();
+
+    let mut queries = BTreeMap::new();
+    for (name, path) in files_with_suffix(&root.join("queries"), ".sql") {
+        let file = shown(root, &path);
+        if !is_identifier(&name) {
+            problems.push(Problem::new(file, format!("`{name}` cannot name a query: use lowercase letters, digits and `_` so SQL can refer to it as a table")));
+            continue;
+        }
+        match std::fs::read_to_string(&path) {
+            Ok(sql) => {
+                queries.insert(name.clone(), QueryFile { name, file, sql });
+            }
+            Err(e) => problems.push(Problem::new(file, format!("cannot read: {e}"))),
+        }
+    }
+
+    let templates_dir = root.join("templates");
+    let templates = report_templates(&templates_dir);
+    let query_names: BTreeSet<String> = queries.keys().cloned().collect();
+    let known = Known { queries: &query_names, templates: &templates };
+
+    let mut jobs: Vec<Job> = Vec::new();
+    let mut broken_jobs = BTreeMap::new();
+    for (_, path) in files_with_suffix(&root.join("jobs"), ".toml") {
+        let file = shown(root, &path);
+        match job::load(&path, &file, &config, &known) {
+            Ok(j) => {
+                if let Some(other) = jobs.iter().find(|o| o.name == j.name) {
+                    let p = Problem::new(file.clone(), format!("job name `{}` is also used by {}; names must be unique", j.name, other.file.display()));
+                    broken_jobs.insert(file, vec![p]);
+                } else {
+                    jobs.push(j);
+                }
+            }
+            Err(ps) => {
+                broken_jobs.insert(file, ps);
+            }
+        }
+    }
+    for ps in broken_jobs.values() {
+        problems.extend(ps.iter().cloned());
+    }
+    Ok(Project { root: root.to_path_buf(), config, jobs, broken_jobs, queries, templates_dir, problems })
+}
+
+impl Project {
+    /// Find a job by name, file stem or path. A job whose file failed its checks is an error
+    /// listing those problems.
+    pub fn job(&self, wanted: &str) -> Result<&Job, Vec<Problem>> {
+        let stem = Path::new(wanted).file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+        if let Some(j) = self.jobs.iter().find(|j| j.name == wanted || j.file.file_stem().is_some_and(|s| s.to_string_lossy() == stem)) {
+            return Ok(j);
+        }
+        if let Some((_, ps)) = self.broken_jobs.iter().find(|(f, _)| f.file_stem().is_some_and(|s| s.to_string_lossy() == stem)) {
+            return Err(ps.clone());
+        }
+        let names: BTreeSet<String> = self.jobs.iter().map(|j| j.name.clone()).collect();
+        Err(vec![Problem::new(None, format!("no job `{wanted}` in {}{}", self.root.join("jobs").display(), job::suggest(wanted, &names)))])
+    }
+}

@@ -1,0 +1,414 @@
+//! SQL files as queries: typed parameters, the dependency graph between queries (a query may read
+//! another's result as a table, like dbt's `ref`), and concurrent execution with DataFusion.
+
+use crate::lake::{LakeError, root_cause};
+use crate::problem::Problem;
+use crate::project::QueryFile;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::{ParamValues, ScalarValue};
+use datafusion::datasource::MemTable;
+use datafusion::error::DataFusionError;
+use datafusion::execution::context::SessionContext;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::sql::parser::Statement as DfStatement;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Why a query could not be planned or run.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("{}", crate::problem::list(.0))]
+    Problems(Vec<Problem>),
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+}
+
+impl From<Problem> for QueryError {
+    fn from(p: Problem) -> Self {
+        QueryError::Problems(vec![p])
+    }
+}
+
+/// Named parameter values, bound by DataFusion as typed literals (never pasted into SQL).
+pub type Params = BTreeMap<String, ScalarValue>;
+
+/// The queries a job runs, in an order where every query comes after the ones it reads.
+#[derive(Debug, Clone)]
+pub struct Graph {
+    pub order: Vec<String>,
+    /// Query → the queries it reads.
+    pub deps: BTreeMap<String, BTreeSet<String>>,
+    /// Lake tables any of them read.
+    pub lake_tables: BTreeSet<String>,
+}
+
+/// One query's result.
+#[derive(Debug, Clone)]
+pub struct QueryResult {
+    pub name: String,
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    pub rows: usize,
+    pub elapsed: Duration,
+}
+
+/// Work out which queries `wanted` needs (including queries they read), what lake tables they
+/// read, and an order to run them in. Every problem is reported: syntax errors, unknown tables,
+/// cycles.
+pub fn graph(
+    ctx: &SessionContext,
+    queries: &BTreeMap<String, QueryFile>,
+    wanted: &[String],
+    lake_tables: &[String],
+    lake_shown: &str,
+) -> Result<Graph, Vec<Problem>> {
+    let state = ctx.state();
+    let dialect = state.config().options().sql_parser.dialect;
+    let mut problems = Vec::new();
+    let mut deps: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut lake = BTreeSet::new();
+    let mut todo: Vec<String> = wanted.to_vec();
+    while let Some(name) = todo.pop() {
+        if deps.contains_key(&name) {
+            continue;
+        }
+        let q = &queries[&name];
+        let mut mine = BTreeSet::new();
+        let stmt = match state.sql_to_statement(&q.sql, &dialect) {
+            Ok(s) => s,
+            Err(e) => {
+                problems.push(sql_problem(q, &e));
+                deps.insert(name, mine);
+                continue;
+            }
+        };
+        if !is_query(&stmt) {
+            problems.push(Problem::new(q.file.clone(), "a query file must hold one SELECT (or WITH … SELECT) statement"));
+        }
+        match state.resolve_table_references(&stmt) {
+            Ok(refs) => {
+                for r in refs {
+                    if r.schema().is_some_and(|s| s == "information_schema") {
+                        continue;
+                    }
+                    let t = r.table().to_string();
+                    let in_lake = lake_tables.contains(&t);
+                    if queries.contains_key(&t) {
+                        if in_lake {
+                            problems.push(locate(q, &t, format!("`{t}` is both a lake table and queries/{t}.sql; rename the query so the name means one thing")));
+                        }
+                        if t == name {
+                            problems.push(locate(q, &t, format!("query `{t}` reads itself")));
+                            continue;
+                        }
+                        mine.insert(t.clone());
+                        todo.push(t);
+                    } else if in_lake {
+                        lake.insert(t);
+                    } else {
+                        let known: BTreeSet<String> = lake_tables.iter().cloned().chain(queries.keys().cloned()).collect();
+                        problems.push(locate(
+                            q,
+                            &t,
+                            format!(
+                                "table `{t}` is neither a table in the lake `{lake_shown}` nor a query in queries/{}",
+                                crate::spec::job::suggest(&t, &known)
+                            ),
+                        ));
+                    }
+                }
+            }
+            Err(e) => problems.push(sql_problem(q, &e)),
+        }
+        deps.insert(name, mine);
+    }
+
+    let order = match topo_order(&deps) {
+        Ok(o) => o,
+        Err(cycle) => {
+            let first = &queries[&cycle[0]];
+            problems.push(Problem::new(first.file.clone(), format!("queries read each other in a cycle: {}; break it by moving the shared part into its own query", cycle.join(" → "))));
+            Vec::new()
+        }
+    };
+    if !problems.is_empty() {
+        problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        problems.dedup();
+        return Err(problems);
+    }
+    Ok(Graph { order, deps, lake_tables: lake })
+}
+
+fn is_query(stmt: &DfStatement) -> bool {
+    use datafusion::sql::sqlparser::ast::Statement as S;
+    matches!(stmt, DfStatement::Statement(s) if matches!(s.as_ref(), S::Query(_)))
+}
+
+/// Dependencies first; on a cycle, the names around it (first name repeated at the end).
+fn topo_order(deps: &BTreeMap<String, BTreeSet<String>>) -> Result<Vec<String>, Vec<String>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        Visiting,
+        Done,
+    }
+    fn visit(
+        n: &str,
+        deps: &BTreeMap<String, BTreeSet<String>>,
+        marks: &mut HashMap<String, Mark>,
+        stack: &mut Vec<String>,
+        out: &mut Vec<String>,
+    ) -> Result<(), Vec<String>> {
+        match marks.get(n) {
+            Some(Mark::Done) => return Ok(()),
+            Some(Mark::Visiting) => {
+                let start = stack.iter().position(|s| s == n).unwrap_or(0);
+                let mut cycle = stack[start..].to_vec();
+                cycle.push(n.to_string());
+                return Err(cycle);
+            }
+            None => {}
+        }
+        marks.insert(n.to_string(), Mark::Visiting);
+        stack.push(n.to_string());
+        for d in deps.get(n).into_iter().flatten() {
+            visit(d, deps, marks, stack, out)?;
+        }
+        stack.pop();
+        marks.insert(n.to_string(), Mark::Done);
+        out.push(n.to_string());
+        Ok(())
+    }
+    let mut marks = HashMap::new();
+    let mut out = Vec::new();
+    for n in deps.keys() {
+        visit(n, deps, &mut marks, &mut Vec::new(), &mut out)?;
+    }
+    Ok(out)
+}
+
+/// Plan one query against the session's tables and bind its parameters.
+pub async fn plan(ctx: &SessionContext, q: &QueryFile, params: &Params) -> Result<LogicalPlan, Problem> {
+    let plan = ctx.state().create_logical_plan(&q.sql).await.map_err(|e| sql_problem(q, &e))?;
+    let used = plan.get_parameter_types().map_err(|e| sql_problem(q, &e))?;
+    let mut bound = HashMap::new();
+    let mut unknown = Vec::new();
+    for id in used.keys() {
+        let name = id.trim_start_matches('$');
+        if name.chars().all(|c| c.is_ascii_digit()) {
+            return Err(locate(q, id, format!("positional parameter `{id}`: use a named one such as `$period_start`")));
+        }
+        match params.get(name) {
+            Some(v) => {
+                bound.insert(name.to_string(), v.clone().into());
+            }
+            None => unknown.push(id.clone()),
+        }
+    }
+    if let Some(id) = unknown.into_iter().min() {
+        let known = params.keys().map(|k| format!("${k}")).collect::<Vec<_>>().join(", ");
+        let name = id.trim_start_matches('$');
+        return Err(locate(
+            q,
+            &id,
+            format!("unknown parameter `{id}`; add `{name} = …` under `[params]` in the job file, or use one of: {known}"),
+        ));
+    }
+    plan.with_param_values(ParamValues::Map(bound)).map_err(|e| sql_problem(q, &e))
+}
+
+/// Run one query and register its result as a table named after it.
+async fn run_one(ctx: SessionContext, q: QueryFile, params: Arc<Params>) -> Result<QueryResult, Problem> {
+    let started = Instant::now();
+    let plan = plan(&ctx, &q, &params).await?;
+    let df = ctx.execute_logical_plan(plan).await.map_err(|e| sql_problem(&q, &e))?;
+    let plan_schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+    let batches = df.collect().await.map_err(|e| Problem::new(q.file.clone(), format!("query failed: {}", root_cause(&e))))?;
+    let schema = batches.first().map(|b| b.schema()).unwrap_or(plan_schema);
+    let rows = batches.iter().map(|b| b.num_rows()).sum();
+    register_result(&ctx, &q, schema.clone(), batches.clone())?;
+    Ok(QueryResult { name: q.name.clone(), schema, batches, rows, elapsed: started.elapsed() })
+}
+
+fn register_result(ctx: &SessionContext, q: &QueryFile, schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<(), Problem> {
+    let table = MemTable::try_new(schema, vec![batches]).map_err(|e| Problem::new(q.file.clone(), format!("cannot keep the result: {e}")))?;
+    let _ = ctx.deregister_table(q.name.as_str());
+    ctx.register_table(q.name.as_str(), Arc::new(table))
+        .map_err(|e| Problem::new(q.file.clone(), format!("cannot register the result as table `{}`: {e}", q.name)))?;
+    Ok(())
+}
+
+/// Run the graph's queries: each once, independent ones concurrently, a query only after the
+/// queries it reads. Stops at the first failure.
+pub async fn run(
+    ctx: &SessionContext,
+    graph: &Graph,
+    queries: &BTreeMap<String, QueryFile>,
+    params: Params,
+    mut on_done: impl FnMut(&QueryResult),
+) -> Result<BTreeMap<String, QueryResult>, QueryError> {
+    let params = Arc::new(params);
+    let mut done: BTreeMap<String, QueryResult> = BTreeMap::new();
+    let mut started: BTreeSet<String> = BTreeSet::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    loop {
+        for name in &graph.order {
+            if !started.contains(name) && graph.deps[name].iter().all(|d| done.contains_key(d)) {
+                started.insert(name.clone());
+                tasks.spawn(run_one(ctx.clone(), queries[name].clone(), params.clone()));
+            }
+        }
+        let Some(joined) = tasks.join_next().await else { break };
+        match joined {
+            Ok(Ok(r)) => {
+                on_done(&r);
+                done.insert(r.name.clone(), r);
+            }
+            Ok(Err(p)) => {
+                tasks.abort_all();
+                return Err(p.into());
+            }
+            Err(e) => {
+                tasks.abort_all();
+                return Err(Problem::new(None, format!("a query task failed: {e}")).into());
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// Plan every query in the graph without running it, registering an empty table of each result's
+/// shape so the queries that read it can be planned too. Returns every problem found.
+pub async fn check(ctx: &SessionContext, graph: &Graph, queries: &BTreeMap<String, QueryFile>, params: &Params) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut failed: BTreeSet<String> = BTreeSet::new();
+    for name in &graph.order {
+        let q = &queries[name];
+        if graph.deps[name].iter().any(|d| failed.contains(d)) {
+            failed.insert(name.clone());
+            continue;
+        }
+        match plan(ctx, q, params).await {
+            Ok(plan) => {
+                let schema: SchemaRef = Arc::new(plan.schema().as_arrow().clone());
+                if let Err(p) = register_result(ctx, q, schema, Vec::new()) {
+                    problems.push(p);
+                }
+                // Creating the physical plan runs the optimizer and type checks that planning skips.
+                if let Err(e) = ctx.state().create_physical_plan(&plan).await {
+                    problems.push(sql_problem(q, &e));
+                }
+            }
+            Err(p) => {
+                problems.push(p);
+                failed.insert(name.clone());
+            }
+        }
+    }
+    problems
+}
+
+/// A DataFusion error as a problem in query file `q`, with line and column when DataFusion knows
+/// them.
+pub fn sql_problem(q: &QueryFile, e: &DataFusionError) -> Problem {
+    let root = e.find_root();
+    let (message, pos) = match root {
+        DataFusionError::SQL(pe, _) => {
+            let text = pe.to_string();
+            let pos = parse_line_col(&text);
+            let text = text.strip_prefix("sql parser error: ").unwrap_or(&text).to_string();
+            (format!("SQL syntax error: {}", strip_position(&text)), pos)
+        }
+        other => {
+            let pos = e
+                .diagnostic()
+                .or_else(|| other.diagnostic())
+                .and_then(|d| d.span)
+                .filter(|s| s.start.line > 0)
+                .map(|s| (s.start.line as usize, s.start.column as usize));
+            (other.to_string(), pos)
+        }
+    };
+    let p = Problem::new(q.file.clone(), message);
+    match pos {
+        Some((l, c)) => p.at(l, c),
+        None => p,
+    }
+}
+
+fn parse_line_col(text: &str) -> Option<(usize, usize)> {
+    let i = text.rfind("Line: ")?;
+    let rest = &text[i + 6..];
+    let line: usize = rest.split(',').next()?.trim().parse().ok()?;
+    let j = rest.find("Column: ")?;
+    let col: usize = rest[j + 8..].chars().take_while(|c| c.is_ascii_digit()).collect::<String>().parse().ok()?;
+    Some((line, col))
+}
+
+fn strip_position(text: &str) -> String {
+    match text.rfind(" at Line: ") {
+        Some(i) => text[..i].to_string(),
+        None => text.to_string(),
+    }
+}
+
+/// A problem about `word` in query `q`, pinned to where the word first appears outside comments.
+fn locate(q: &QueryFile, word: &str, message: String) -> Problem {
+    let p = Problem::new(q.file.clone(), message);
+    match find_word(&q.sql, word) {
+        Some(offset) => p.at_offset(&q.sql, offset),
+        None => p,
+    }
+}
+
+fn find_word(sql: &str, word: &str) -> Option<usize> {
+    let lower = sql.to_ascii_lowercase();
+    let word = word.to_ascii_lowercase();
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '$';
+    let mut from = 0;
+    while let Some(i) = lower[from..].find(&word) {
+        let at = from + i;
+        let before = lower[..at].chars().next_back();
+        let after = lower[at + word.len()..].chars().next();
+        let line_start = lower[..at].rfind('\n').map(|n| n + 1).unwrap_or(0);
+        let in_comment = lower[line_start..at].contains("--");
+        if !before.is_some_and(is_ident) && !after.is_some_and(is_ident) && !in_comment {
+            return Some(at);
+        }
+        from = at + word.len();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deps(pairs: &[(&str, &[&str])]) -> BTreeMap<String, BTreeSet<String>> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect())).collect()
+    }
+
+    #[test]
+    fn topo_order_puts_dependencies_first() {
+        let order = topo_order(&deps(&[("a", &["b", "c"]), ("b", &["c"]), ("c", &[])])).unwrap();
+        assert_eq!(order, vec!["c", "b", "a"]);
+    }
+
+    #[test]
+    fn topo_order_names_the_cycle() {
+        let cycle = topo_order(&deps(&[("a", &["b"]), ("b", &["c"]), ("c", &["a"])])).unwrap_err();
+        assert_eq!(cycle, vec!["a", "b", "c", "a"]);
+    }
+
+    #[test]
+    fn finds_words_not_parts_or_comments() {
+        let sql = "-- orders here\nselect * from big_orders join orders on true";
+        assert_eq!(find_word(sql, "orders"), Some(sql.rfind("orders").unwrap()));
+    }
+
+    #[test]
+    fn reads_parser_positions() {
+        assert_eq!(parse_line_col("Expected: end of statement, found: x at Line: 3, Column: 14"), Some((3, 14)));
+    }
+}

@@ -1,0 +1,215 @@
+//! How figures read in a report: pure formatting functions behind the template helpers.
+
+use serde_json::Value;
+
+/// Shown where there is no figure: never 0 or NaN.
+pub const MISSING: &str = "–";
+
+/// A JSON value as a number: numbers, and strings holding one (exact decimals arrive as strings).
+pub fn as_f64(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64().filter(|f| f.is_finite()),
+        Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
+        Value::Bool(_) | Value::Null | Value::Array(_) | Value::Object(_) => None,
+    }
+}
+
+/// `1234567.891` with 2 decimals → `1,234,567.89`.
+pub fn number(v: f64, decimals: usize) -> String {
+    let s = format!("{:.*}", decimals, v.abs());
+    let (int, frac) = match s.split_once('.') {
+        Some((i, f)) => (i.to_string(), Some(f.to_string())),
+        None => (s, None),
+    };
+    let mut grouped = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let negative = v < 0.0 && (grouped.chars().any(|c| c != '0' && c != ',') || frac.as_ref().is_some_and(|f| f.chars().any(|c| c != '0')));
+    let mut out = String::new();
+    if negative {
+        out.push('-');
+    }
+    out.push_str(&grouped);
+    if let Some(f) = frac {
+        out.push('.');
+        out.push_str(&f);
+    }
+    out
+}
+
+/// The symbol written before an amount in `code`, or the code and a space.
+pub fn currency_prefix(code: &str) -> String {
+    match code.to_ascii_uppercase().as_str() {
+        "USD" => "$".into(),
+        "EUR" => "€".into(),
+        "GBP" => "£".into(),
+        "JPY" | "CNY" => "¥".into(),
+        "INR" => "₹".into(),
+        other => format!("{other} "),
+    }
+}
+
+/// `-1234.5` in EUR with 0 decimals → `-€1,235`.
+pub fn currency(v: f64, code: &str, decimals: usize) -> String {
+    let n = number(v, decimals);
+    match n.strip_prefix('-') {
+        Some(abs) => format!("-{}{abs}", currency_prefix(code)),
+        None => format!("{}{n}", currency_prefix(code)),
+    }
+}
+
+/// A ratio as a percentage: `0.1234` → `12.3%`.
+pub fn percent(v: f64, decimals: usize) -> String {
+    format!("{}%", number(v * 100.0, decimals))
+}
+
+/// Which way a change went, for the marker and colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Up,
+    Down,
+    Flat,
+}
+
+/// A change as `(direction, "+12.3%")`. `change` is already a difference in the unit `format`
+/// names: a ratio for `percent`, an amount for `number`/`currency`, a ratio difference for
+/// `points` (shown in percentage points).
+pub fn signed(change: f64, format: &str, currency_code: &str, decimals: usize) -> (Direction, String) {
+    let body = match format {
+        "number" => number(change.abs(), decimals),
+        "currency" => currency(change.abs(), currency_code, decimals),
+        "points" => format!("{} pp", number(change.abs() * 100.0, decimals)),
+        _ => percent(change.abs(), decimals),
+    };
+    let zero = body.chars().filter(|c| c.is_ascii_digit()).all(|c| c == '0');
+    if zero {
+        (Direction::Flat, format!("±{body}"))
+    } else if change > 0.0 {
+        (Direction::Up, format!("+{body}"))
+    } else {
+        (Direction::Down, format!("−{body}"))
+    }
+}
+
+/// An ISO date or RFC 3339 timestamp in a strftime `format`.
+pub fn date(v: &str, format: &str) -> Option<String> {
+    use std::fmt::Write;
+    let parsed = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+        .map(|d| d.and_time(chrono::NaiveTime::MIN))
+        .or_else(|_| chrono::DateTime::parse_from_rfc3339(v).map(|d| d.naive_utc()))
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S%.f"))
+        .ok()?;
+    let mut out = String::new();
+    write!(out, "{}", parsed.format(format)).ok()?;
+    Some(out)
+}
+
+/// `revenue_share` → `Revenue share`.
+pub fn heading(column: &str) -> String {
+    let words = column.replace('_', " ");
+    let mut chars = words.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// How the table helper shows a column, from its type and name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnFormat {
+    Text,
+    Integer,
+    Decimal,
+    Money,
+    Percent,
+    Date,
+}
+
+/// Guess a column's format: `*_share`, `*_rate`, `*_pct` are ratios; money words are currency.
+pub fn column_format(name: &str, type_name: &str) -> ColumnFormat {
+    let n = name.to_ascii_lowercase();
+    let numeric = matches!(type_name, "integer" | "float" | "decimal");
+    let ratio = ["share", "rate", "pct", "percent", "ratio", "retention", "nrr", "grr", "csat"].iter().any(|w| n == *w || n.ends_with(&format!("_{w}")) || n.starts_with(&format!("{w}_")));
+    let money = ["revenue", "amount", "mrr", "arr", "ltv", "aov", "arpa", "margin", "value", "spend", "price", "cost"]
+        .iter()
+        .any(|w| n == *w || n.ends_with(&format!("_{w}")) || n.starts_with(&format!("{w}_")));
+    match type_name {
+        _ if numeric && ratio => ColumnFormat::Percent,
+        _ if numeric && money => ColumnFormat::Money,
+        "integer" => ColumnFormat::Integer,
+        "float" | "decimal" => ColumnFormat::Decimal,
+        "date" | "timestamp" => ColumnFormat::Date,
+        _ => ColumnFormat::Text,
+    }
+}
+
+/// One cell as text in `format`.
+pub fn cell(v: &Value, format: ColumnFormat, currency_code: &str) -> String {
+    if v.is_null() {
+        return MISSING.into();
+    }
+    match format {
+        ColumnFormat::Integer => as_f64(v).map(|f| number(f, 0)),
+        ColumnFormat::Decimal => as_f64(v).map(|f| number(f, if f.abs() >= 100.0 { 0 } else { 2 })),
+        ColumnFormat::Money => as_f64(v).map(|f| currency(f, currency_code, if f.abs() >= 1000.0 { 0 } else { 2 })),
+        ColumnFormat::Percent => as_f64(v).map(|f| percent(f, 1)),
+        ColumnFormat::Date => v.as_str().and_then(|s| date(s, if s.len() > 10 { "%Y-%m-%d %H:%M" } else { "%Y-%m-%d" })),
+        ColumnFormat::Text => Some(match v {
+            Value::String(s) => s.clone(),
+            Value::Bool(b) => if *b { "yes".into() } else { "no".into() },
+            other => other.to_string(),
+        }),
+    }
+    .unwrap_or_else(|| MISSING.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn numbers_group_thousands() {
+        assert_eq!(number(1234567.891, 2), "1,234,567.89");
+        assert_eq!(number(999.0, 0), "999");
+        assert_eq!(number(-1000.0, 0), "-1,000");
+        assert_eq!(number(-0.001, 2), "0.00");
+    }
+
+    #[test]
+    fn currency_puts_the_sign_before_the_symbol() {
+        assert_eq!(currency(-1234.5, "EUR", 0), "-€1,235");
+        assert_eq!(currency(12.5, "USD", 2), "$12.50");
+        assert_eq!(currency(3.0, "CHF", 0), "CHF 3");
+    }
+
+    #[test]
+    fn percent_and_signed_changes() {
+        assert_eq!(percent(0.1234, 1), "12.3%");
+        assert_eq!(signed(0.1234, "percent", "EUR", 1), (Direction::Up, "+12.3%".into()));
+        assert_eq!(signed(-250.0, "currency", "EUR", 0), (Direction::Down, "−€250".into()));
+        assert_eq!(signed(0.00001, "percent", "EUR", 1), (Direction::Flat, "±0.0%".into()));
+        assert_eq!(signed(-0.02, "points", "EUR", 1), (Direction::Down, "−2.0 pp".into()));
+    }
+
+    #[test]
+    fn dates_and_headings() {
+        assert_eq!(date("2026-11-16", "%-d %b %Y").unwrap(), "16 Nov 2026");
+        assert_eq!(date("2026-11-16T08:30:00Z", "%H:%M").unwrap(), "08:30");
+        assert_eq!(heading("revenue_share"), "Revenue share");
+    }
+
+    #[test]
+    fn cells_pick_formats_from_names_and_types() {
+        assert_eq!(column_format("revenue_share", "float"), ColumnFormat::Percent);
+        assert_eq!(column_format("revenue", "decimal"), ColumnFormat::Money);
+        assert_eq!(column_format("customers", "integer"), ColumnFormat::Integer);
+        assert_eq!(cell(&json!("1234.50"), ColumnFormat::Money, "EUR"), "€1,235");
+        assert_eq!(cell(&json!(null), ColumnFormat::Money, "EUR"), "–");
+        assert_eq!(cell(&json!(0.5), ColumnFormat::Percent, "EUR"), "50.0%");
+    }
+}

@@ -1,0 +1,269 @@
+//! The Handlebars helpers every report needs: `number`, `currency`, `percent`, `delta`, `date`
+//! and `table`. Each has an HTML flavour (escaped, inline styles) and a plain-text one.
+
+use super::format::{self, ColumnFormat, Direction, MISSING};
+use handlebars::{Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderError, RenderErrorReason};
+use serde_json::Value;
+
+/// Which part of the email a registry renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavour {
+    Html,
+    Text,
+}
+
+pub const NAMES: &[&str] = &["number", "currency", "percent", "delta", "date", "table"];
+
+const UP: &str = "#1a7f37";
+const DOWN: &str = "#cf222e";
+const FLAT: &str = "#57606a";
+
+pub fn register(hb: &mut Handlebars<'static>, flavour: Flavour) {
+    hb.register_helper("number", Box::new(number));
+    hb.register_helper("currency", Box::new(currency));
+    hb.register_helper("percent", Box::new(percent));
+    hb.register_helper("date", Box::new(date));
+    match flavour {
+        Flavour::Html => {
+            hb.register_helper("delta", Box::new(delta_html));
+            hb.register_helper("table", Box::new(table_html));
+        }
+        Flavour::Text => {
+            hb.register_helper("delta", Box::new(delta_text));
+            hb.register_helper("table", Box::new(table_text));
+        }
+    }
+}
+
+fn param<'a>(h: &'a Helper, i: usize, name: &'static str) -> Result<&'a Value, RenderError> {
+    h.param(i).map(|p| p.value()).ok_or_else(|| RenderErrorReason::ParamNotFoundForIndex(name, i).into())
+}
+
+fn decimals(h: &Helper, default: usize) -> usize {
+    h.hash_get("decimals").and_then(|v| v.value().as_u64()).map(|d| d.min(10) as usize).unwrap_or(default)
+}
+
+fn currency_code(h: &Helper, ctx: &Context) -> String {
+    h.hash_get("code")
+        .and_then(|v| v.value().as_str().map(str::to_string))
+        .or_else(|| ctx.data().pointer("/job/currency").and_then(|v| v.as_str()).map(str::to_string))
+        .unwrap_or_else(|| "USD".into())
+}
+
+/// `{{number x decimals=0}}`
+fn number(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+    let v = param(h, 0, "number")?;
+    let text = format::as_f64(v).map(|f| format::number(f, decimals(h, 0))).unwrap_or_else(|| MISSING.into());
+    out.write(&text)?;
+    Ok(())
+}
+
+/// `{{currency x decimals=0 code="EUR"}}`: the job's `currency` unless `code` is given.
+fn currency(h: &Helper, _: &Handlebars, ctx: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+    let v = param(h, 0, "currency")?;
+    let code = currency_code(h, ctx);
+    let text = format::as_f64(v).map(|f| format::currency(f, &code, decimals(h, 0))).unwrap_or_else(|| MISSING.into());
+    out.write(&text)?;
+    Ok(())
+}
+
+/// `{{percent ratio decimals=1}}`: 0.123 → 12.3%.
+fn percent(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+    let v = param(h, 0, "percent")?;
+    let text = format::as_f64(v).map(|f| format::percent(f, decimals(h, 1))).unwrap_or_else(|| MISSING.into());
+    out.write(&text)?;
+    Ok(())
+}
+
+/// `{{date x format="%-d %b %Y"}}`
+fn date(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+    let v = param(h, 0, "date")?;
+    let fmt = h.hash_get("format").and_then(|f| f.value().as_str()).unwrap_or("%-d %b %Y");
+    let text = v.as_str().and_then(|s| format::date(s, fmt)).unwrap_or_else(|| MISSING.into());
+    out.write(&text)?;
+    Ok(())
+}
+
+/// The change `{{delta current previous}}` describes: relative (`format="percent"`, the default)
+/// or absolute (`number`, `currency`, `points`); `{{delta change}}` takes a change already made.
+/// `inverse=true` marks a fall as good (reply times, churn).
+fn delta_parts(h: &Helper, ctx: &Context) -> Result<Option<(Direction, String, bool)>, RenderError> {
+    let current = format::as_f64(param(h, 0, "delta")?);
+    let fmt = h.hash_get("format").and_then(|f| f.value().as_str()).unwrap_or("percent").to_string();
+    let change = match h.param(1) {
+        Some(prev) => match (current, format::as_f64(prev.value())) {
+            (Some(c), Some(p)) if fmt == "percent" => (p != 0.0).then(|| (c - p) / p.abs()),
+            (Some(c), Some(p)) => Some(c - p),
+            _ => None,
+        },
+        None => current,
+    };
+    let inverse = h.hash_get("inverse").is_some_and(|v| v.value().as_bool() == Some(true));
+    let default_decimals = if fmt == "percent" || fmt == "points" { 1 } else { 0 };
+    Ok(change.map(|c| {
+        let (dir, text) = format::signed(c, &fmt, &currency_code(h, ctx), decimals(h, default_decimals));
+        (dir, text, inverse)
+    }))
+}
+
+fn delta_html(h: &Helper, _: &Handlebars, ctx: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+    match delta_parts(h, ctx)? {
+        None => out.write(&format!("<span style=\"color:{FLAT}\">{MISSING}</span>"))?,
+        Some((dir, text, inverse)) => {
+            let (marker, good) = match dir {
+                Direction::Up => ("▲", Some(!inverse)),
+                Direction::Down => ("▼", Some(inverse)),
+                Direction::Flat => ("■", None),
+            };
+            let colour = match good {
+                Some(true) => UP,
+                Some(false) => DOWN,
+                None => FLAT,
+            };
+            out.write(&format!("<span style=\"color:{colour};white-space:nowrap\">{marker}&nbsp;{}</span>", handlebars::html_escape(&text)))?;
+        }
+    }
+    Ok(())
+}
+
+fn delta_text(h: &Helper, _: &Handlebars, ctx: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+    match delta_parts(h, ctx)? {
+        None => out.write(MISSING)?,
+        Some((dir, text, _)) => {
+            let marker = match dir {
+                Direction::Up => "▲",
+                Direction::Down => "▼",
+                Direction::Flat => "■",
+            };
+            out.write(&format!("{marker} {text}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// A result (`{{table results.name}}`) cut down to the columns and rows asked for:
+/// `columns="a,b"`, `limit=10`.
+struct Grid {
+    columns: Vec<(String, ColumnFormat)>,
+    rows: Vec<Vec<String>>,
+    more: usize,
+}
+
+fn grid(h: &Helper, ctx: &Context) -> Result<Grid, RenderError> {
+    let result = param(h, 0, "table")?;
+    let bad = || RenderErrorReason::Other("`table` takes a query result, like `{{table results.top_customers}}`".into());
+    let all_cols = result.get("columns").and_then(|c| c.as_array()).ok_or_else(bad)?;
+    let rows = result.get("rows").and_then(|r| r.as_array()).ok_or_else(bad)?;
+    let code = currency_code(h, ctx);
+    let wanted: Option<Vec<String>> =
+        h.hash_get("columns").and_then(|c| c.value().as_str()).map(|s| s.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect());
+    let mut columns = Vec::new();
+    let described: Vec<(String, String)> = all_cols
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap_or_default().to_string(), c["type"].as_str().unwrap_or("text").to_string()))
+        .collect();
+    match &wanted {
+        Some(w) => {
+            for name in w {
+                let Some((n, t)) = described.iter().find(|(n, _)| n == name) else {
+                    return Err(RenderErrorReason::Other(format!(
+                        "`table`: the result has no column `{name}` (it has: {})",
+                        described.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+                    ))
+                    .into());
+                };
+                columns.push((n.clone(), format::column_format(n, t)));
+            }
+        }
+        None => columns = described.iter().map(|(n, t)| (n.clone(), format::column_format(n, t))).collect(),
+    }
+    let limit = h.hash_get("limit").and_then(|l| l.value().as_u64()).map(|l| l as usize).unwrap_or(usize::MAX);
+    let shown: Vec<Vec<String>> =
+        rows.iter().take(limit).map(|r| columns.iter().map(|(n, f)| format::cell(r.get(n).unwrap_or(&Value::Null), *f, &code)).collect()).collect();
+    Ok(Grid { more: rows.len().saturating_sub(shown.len()), columns, rows: shown })
+}
+
+fn numeric(f: ColumnFormat) -> bool {
+    !matches!(f, ColumnFormat::Text | ColumnFormat::Date)
+}
+
+fn table_html(h: &Helper, _: &Handlebars, ctx: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+    let g = grid(h, ctx)?;
+    let esc = handlebars::html_escape;
+    let mut s = String::from(
+        "<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\" style=\"border-collapse:collapse;width:100%;font-size:13px;line-height:18px;\">\n<tr>",
+    );
+    for (name, f) in &g.columns {
+        let align = if numeric(*f) { "right" } else { "left" };
+        s.push_str(&format!(
+            "<th align=\"{align}\" style=\"text-align:{align};padding:6px 8px;border-bottom:2px solid #d0d7de;color:#57606a;font-weight:600;\">{}</th>",
+            esc(&format::heading(name))
+        ));
+    }
+    s.push_str("</tr>\n");
+    if g.rows.is_empty() {
+        s.push_str(&format!(
+            "<tr><td colspan=\"{}\" style=\"padding:6px 8px;color:#57606a;\">No rows.</td></tr>\n",
+            g.columns.len().max(1)
+        ));
+    }
+    for row in &g.rows {
+        s.push_str("<tr>");
+        for ((_, f), v) in g.columns.iter().zip(row) {
+            let align = if numeric(*f) { "right" } else { "left" };
+            s.push_str(&format!(
+                "<td align=\"{align}\" style=\"text-align:{align};padding:6px 8px;border-bottom:1px solid #eaeef2;{}\">{}</td>",
+                if numeric(*f) { "white-space:nowrap;" } else { "" },
+                esc(v)
+            ));
+        }
+        s.push_str("</tr>\n");
+    }
+    if g.more > 0 {
+        s.push_str(&format!(
+            "<tr><td colspan=\"{}\" style=\"padding:6px 8px;color:#57606a;\">… and {} more rows (all rows are in the attached or archived CSV).</td></tr>\n",
+            g.columns.len(),
+            format::number(g.more as f64, 0)
+        ));
+    }
+    s.push_str("</table>");
+    out.write(&s)?;
+    Ok(())
+}
+
+fn table_text(h: &Helper, _: &Handlebars, ctx: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+    let g = grid(h, ctx)?;
+    let headings: Vec<String> = g.columns.iter().map(|(n, _)| format::heading(n)).collect();
+    let widths: Vec<usize> = (0..g.columns.len())
+        .map(|i| g.rows.iter().map(|r| r[i].chars().count()).chain([headings[i].chars().count()]).max().unwrap_or(0))
+        .collect();
+    let line = |cells: &[String]| -> String {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let pad = widths[i] - c.chars().count();
+                if numeric(g.columns[i].1) { format!("{}{c}", " ".repeat(pad)) } else { format!("{c}{}", " ".repeat(pad)) }
+            })
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    let mut s = line(&headings);
+    s.push('\n');
+    s.push_str(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("  "));
+    s.push('\n');
+    if g.rows.is_empty() {
+        s.push_str("No rows.\n");
+    }
+    for r in &g.rows {
+        s.push_str(&line(r));
+        s.push('\n');
+    }
+    if g.more > 0 {
+        s.push_str(&format!("… and {} more rows\n", format::number(g.more as f64, 0)));
+    }
+    out.write(&s)?;
+    Ok(())
+}

@@ -1,0 +1,154 @@
+//! Query results as the template sees them (rows of named, typed values), and as files: JSON and
+//! CSV.
+
+use crate::query::QueryResult;
+use datafusion::arrow::array::*;
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use serde_json::{Map, Value, json};
+
+/// A result as JSON: `{ "columns": [{name, type}], "rows": [{col: value}], "row_count": n }`.
+/// Dates are ISO strings, timestamps RFC 3339 in UTC, decimals exact strings, nulls null.
+pub fn to_json(r: &QueryResult) -> Value {
+    let columns: Vec<Value> = r
+        .schema
+        .fields()
+        .iter()
+        .map(|f| json!({ "name": f.name(), "type": type_name(f.data_type()) }))
+        .collect();
+    json!({ "columns": columns, "rows": rows(&r.batches), "row_count": r.rows })
+}
+
+/// A name for a column's type that a template author can read.
+pub fn type_name(t: &DataType) -> &'static str {
+    match t {
+        t if t.is_integer() => "integer",
+        t if t.is_floating() => "float",
+        DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..) | DataType::Decimal256(..) => "decimal",
+        DataType::Boolean => "boolean",
+        DataType::Date32 | DataType::Date64 => "date",
+        DataType::Timestamp(..) => "timestamp",
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "text",
+        DataType::Dictionary(_, v) => type_name(v),
+        DataType::List(_) | DataType::LargeList(_) => "list",
+        _ => "other",
+    }
+}
+
+/// Every row of `batches` as a JSON object keyed by column name.
+pub fn rows(batches: &[RecordBatch]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for b in batches {
+        let schema = b.schema();
+        let columns: Vec<Vec<Value>> = b.columns().iter().map(|c| values(c.as_ref())).collect();
+        for i in 0..b.num_rows() {
+            let mut row = Map::new();
+            for (f, col) in schema.fields().iter().zip(&columns) {
+                row.insert(f.name().clone(), col[i].clone());
+            }
+            out.push(Value::Object(row));
+        }
+    }
+    out
+}
+
+fn num(f: f64) -> Value {
+    serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)
+}
+
+/// One column's values as JSON.
+fn values(a: &dyn Array) -> Vec<Value> {
+    macro_rules! prim {
+        ($t:ty, $f:expr) => {{
+            let a = a.as_any().downcast_ref::<$t>().expect("type checked");
+            (0..a.len()).map(|i| if a.is_null(i) { Value::Null } else { $f(a.value(i)) }).collect()
+        }};
+    }
+    match a.data_type() {
+        DataType::Null => vec![Value::Null; a.len()],
+        DataType::Boolean => prim!(BooleanArray, Value::Bool),
+        DataType::Int8 => prim!(Int8Array, |v| json!(v)),
+        DataType::Int16 => prim!(Int16Array, |v| json!(v)),
+        DataType::Int32 => prim!(Int32Array, |v| json!(v)),
+        DataType::Int64 => prim!(Int64Array, |v| json!(v)),
+        DataType::UInt8 => prim!(UInt8Array, |v| json!(v)),
+        DataType::UInt16 => prim!(UInt16Array, |v| json!(v)),
+        DataType::UInt32 => prim!(UInt32Array, |v| json!(v)),
+        DataType::UInt64 => prim!(UInt64Array, |v| json!(v)),
+        DataType::Float16 => {
+            let wide = datafusion::arrow::compute::cast(a, &DataType::Float64).expect("f16 casts to f64");
+            values(wide.as_ref())
+        }
+        DataType::Float32 => prim!(Float32Array, |v: f32| num(v as f64)),
+        DataType::Float64 => prim!(Float64Array, num),
+        DataType::Utf8 => prim!(StringArray, |v: &str| Value::String(v.to_string())),
+        DataType::LargeUtf8 => prim!(LargeStringArray, |v: &str| Value::String(v.to_string())),
+        DataType::Utf8View => prim!(StringViewArray, |v: &str| Value::String(v.to_string())),
+        DataType::Timestamp(unit, _) => {
+            let to_rfc = |v: i64| -> Value {
+                let (secs, nanos) = match unit {
+                    TimeUnit::Second => (v, 0),
+                    TimeUnit::Millisecond => (v.div_euclid(1_000), v.rem_euclid(1_000) * 1_000_000),
+                    TimeUnit::Microsecond => (v.div_euclid(1_000_000), v.rem_euclid(1_000_000) * 1_000),
+                    TimeUnit::Nanosecond => (v.div_euclid(1_000_000_000), v.rem_euclid(1_000_000_000)),
+                };
+                chrono::DateTime::from_timestamp(secs, nanos as u32)
+                    .map(|d| Value::String(d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)))
+                    .unwrap_or(Value::Null)
+            };
+            let ints = datafusion::arrow::compute::cast(a, &DataType::Int64).expect("timestamps cast to integers");
+            let ints = ints.as_any().downcast_ref::<Int64Array>().expect("int64");
+            (0..ints.len()).map(|i| if ints.is_null(i) { Value::Null } else { to_rfc(ints.value(i)) }).collect()
+        }
+        DataType::Dictionary(_, v) => {
+            let plain = datafusion::arrow::compute::cast(a, v).expect("dictionaries cast to their values");
+            values(plain.as_ref())
+        }
+        DataType::List(_) | DataType::LargeList(_) => {
+            let plain = datafusion::arrow::compute::cast(a, &DataType::new_list(list_item(a.data_type()), true)).ok();
+            match plain.as_ref().and_then(|p| p.as_any().downcast_ref::<ListArray>()) {
+                Some(l) => (0..l.len()).map(|i| if l.is_null(i) { Value::Null } else { Value::Array(values(l.value(i).as_ref())) }).collect(),
+                None => display(a),
+            }
+        }
+        // Dates, decimals and everything else: Arrow's own exact text (ISO dates, decimals with
+        // their scale).
+        _ => display(a),
+    }
+}
+
+fn list_item(t: &DataType) -> DataType {
+    match t {
+        DataType::List(f) | DataType::LargeList(f) => f.data_type().clone(),
+        _ => DataType::Null,
+    }
+}
+
+fn display(a: &dyn Array) -> Vec<Value> {
+    let options = FormatOptions::default();
+    match ArrayFormatter::try_new(a, &options) {
+        Ok(f) => (0..a.len()).map(|i| if a.is_null(i) { Value::Null } else { Value::String(f.value(i).to_string()) }).collect(),
+        Err(_) => vec![Value::Null; a.len()],
+    }
+}
+
+/// A result as CSV with a header row.
+pub fn to_csv(r: &QueryResult) -> Result<Vec<u8>, datafusion::arrow::error::ArrowError> {
+    let mut buf = Vec::new();
+    {
+        let mut w = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(&mut buf);
+        if r.batches.is_empty() {
+            w.write(&RecordBatch::new_empty(r.schema.clone()))?;
+        }
+        for b in &r.batches {
+            w.write(b)?;
+        }
+    }
+    Ok(buf)
+}
+
+/// A result as a text table for the terminal.
+pub fn to_pretty(batches: &[RecordBatch]) -> String {
+    datafusion::arrow::util::pretty::pretty_format_batches(batches).map(|t| t.to_string()).unwrap_or_default()
+}

@@ -1,0 +1,304 @@
+//! `jobs/*.toml`: one report job. Parsed strictly (unknown keys are errors with their line), then
+//! checked into a [`Job`] whose schedule, time zone, addresses and file references are known good.
+
+use super::config::Config;
+use super::toml_problem;
+use crate::period::PeriodKind;
+use crate::problem::Problem;
+use croner::Cron;
+use lettre::message::Mailbox;
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJob {
+    name: Spanned<String>,
+    #[serde(default)]
+    description: String,
+    schedule: Spanned<String>,
+    timezone: Option<Spanned<String>>,
+    period: PeriodKind,
+    lake: Option<Spanned<String>>,
+    queries: Vec<Spanned<String>>,
+    template: Spanned<String>,
+    subject: Spanned<String>,
+    #[serde(default)]
+    to: Vec<Spanned<String>>,
+    #[serde(default)]
+    cc: Vec<Spanned<String>>,
+    #[serde(default)]
+    bcc: Vec<Spanned<String>>,
+    #[serde(default)]
+    owners: Vec<Spanned<String>>,
+    #[serde(default)]
+    attach: Vec<Spanned<String>>,
+    currency: Option<String>,
+    #[serde(default)]
+    params: BTreeMap<String, Spanned<toml::Value>>,
+}
+
+/// A job parameter's value, typed as TOML typed it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamValue {
+    Int(i64),
+    Float(f64),
+    Text(String),
+    Bool(bool),
+    Date(chrono::NaiveDate),
+}
+
+/// A checked job.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub name: String,
+    pub description: String,
+    /// The file it came from, relative to the project root.
+    pub file: PathBuf,
+    pub schedule: String,
+    pub cron: Cron,
+    pub tz: chrono_tz::Tz,
+    pub period: PeriodKind,
+    pub lake: String,
+    pub queries: Vec<String>,
+    pub template: String,
+    pub subject: String,
+    pub to: Vec<Mailbox>,
+    pub cc: Vec<Mailbox>,
+    pub bcc: Vec<Mailbox>,
+    pub owners: Vec<Mailbox>,
+    pub attach: Vec<String>,
+    pub currency: String,
+    pub params: BTreeMap<String, ParamValue>,
+}
+
+/// What a job is checked against: the query and template names the project has.
+pub struct Known<'a> {
+    pub queries: &'a BTreeSet<String>,
+    pub templates: &'a BTreeSet<String>,
+}
+
+/// Parameter names the runner binds itself; a job's `params` may not reuse them.
+pub const BUILTIN_PARAMS: &[&str] = &[
+    "period_start",
+    "period_end",
+    "prev_period_start",
+    "prev_period_end",
+    "as_of",
+    "period_start_date",
+    "period_end_date",
+    "prev_period_start_date",
+    "as_of_date",
+    "period_label",
+    "period_months",
+];
+
+/// Parse and check one job file. `shown` is the path to print (relative to the project root).
+pub fn load(path: &Path, shown: &Path, config: &Config, known: &Known) -> Result<Job, Vec<Problem>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| vec![Problem::new(shown.to_path_buf(), format!("cannot read: {e}"))])?;
+    let raw: RawJob = toml::from_str(&text).map_err(|e| vec![toml_problem(shown, &text, &e)])?;
+    check(raw, &text, shown, config, known)
+}
+
+fn check(raw: RawJob, text: &str, shown: &Path, config: &Config, known: &Known) -> Result<Job, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let at = |span: std::ops::Range<usize>, msg: String| Problem::new(shown.to_path_buf(), msg).at_offset(text, span.start);
+
+    let name = raw.name.get_ref().clone();
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        problems.push(at(raw.name.span(), format!("`name`: `{name}` may hold only letters, digits, `-` and `_` (it names the archive folder)")));
+    }
+
+    let schedule = raw.schedule.get_ref().clone();
+    let cron = match <Cron as std::str::FromStr>::from_str(&schedule) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            problems.push(at(raw.schedule.span(), format!("`schedule`: `{schedule}` is not a cron expression ({e}); write e.g. `0 7 * * MON` (minute hour day-of-month month day-of-week)")));
+            None
+        }
+    };
+
+    let tz_text = raw.timezone.as_ref().map(|t| t.get_ref().clone()).or_else(|| config.timezone.clone()).unwrap_or_else(|| "UTC".into());
+    let tz = match tz_text.parse::<chrono_tz::Tz>() {
+        Ok(tz) => Some(tz),
+        Err(_) => {
+            let span = raw.timezone.as_ref().map(|t| t.span()).unwrap_or(0..0);
+            problems.push(at(span, format!("`timezone`: `{tz_text}` is not an IANA time zone name such as `Europe/Amsterdam` or `America/New_York`")));
+            None
+        }
+    };
+
+    let lake = match (&config.lake_override, &raw.lake, &config.lake) {
+        (Some(l), _, _) => l.clone(),
+        (None, Some(l), _) => l.get_ref().clone(),
+        (None, None, Some(l)) => l.clone(),
+        (None, None, None) => {
+            problems.push(Problem::new(shown.to_path_buf(), "no `lake`: set `lake = \"path/or/url\"` in the job or `[defaults] lake` in pareto.toml"));
+            String::new()
+        }
+    };
+
+    let mut queries = Vec::new();
+    if raw.queries.is_empty() {
+        problems.push(Problem::new(shown.to_path_buf(), "`queries` is empty: name at least one file in queries/ (without `.sql`)"));
+    }
+    for q in &raw.queries {
+        let n = q.get_ref().trim_end_matches(".sql").to_string();
+        if !known.queries.contains(&n) {
+            problems.push(at(q.span(), format!("`queries`: there is no queries/{n}.sql{}", suggest(&n, known.queries))));
+        } else if queries.contains(&n) {
+            problems.push(at(q.span(), format!("`queries`: `{n}` is listed twice")));
+        } else {
+            queries.push(n);
+        }
+    }
+
+    let template = raw.template.get_ref().trim_end_matches(".hbs").trim_end_matches(".html").to_string();
+    if !known.templates.contains(&template) {
+        problems.push(at(raw.template.span(), format!("`template`: there is no templates/{template}.html.hbs{}", suggest(&template, known.templates))));
+    }
+
+    let subject = raw.subject.get_ref().clone();
+    if let Err(e) = handlebars::Template::compile(&subject) {
+        problems.push(at(raw.subject.span(), format!("`subject` is not a valid Handlebars template: {}", e.reason())));
+    }
+
+    let mut addresses = |key: &str, list: &[Spanned<String>]| -> Vec<Mailbox> {
+        list.iter()
+            .filter_map(|a| match a.get_ref().parse::<Mailbox>() {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    problems.push(at(a.span(), format!("`{key}`: `{}` is not an email address ({e})", a.get_ref())));
+                    None
+                }
+            })
+            .collect()
+    };
+    let to = addresses("to", &raw.to);
+    let cc = addresses("cc", &raw.cc);
+    let bcc = addresses("bcc", &raw.bcc);
+    let owners = addresses("owners", &raw.owners);
+    if raw.to.is_empty() && raw.cc.is_empty() && raw.bcc.is_empty() {
+        problems.push(Problem::new(shown.to_path_buf(), "no recipients: set `to = [\"name@example.com\"]`"));
+    }
+
+    let mut attach = Vec::new();
+    for a in &raw.attach {
+        let n = a.get_ref().trim_end_matches(".csv").to_string();
+        if !queries.contains(&n) && !raw.queries.is_empty() {
+            problems.push(at(a.span(), format!("`attach`: `{n}` is not one of this job's `queries`")));
+        } else {
+            attach.push(n);
+        }
+    }
+
+    let mut params = BTreeMap::new();
+    for (k, v) in &raw.params {
+        if BUILTIN_PARAMS.contains(&k.as_str()) {
+            problems.push(at(v.span(), format!("`params.{k}`: `${k}` is set by the runner; pick another name")));
+            continue;
+        }
+        if !is_identifier(k) {
+            problems.push(at(v.span(), format!("`params.{k}`: a parameter name may hold only lowercase letters, digits and `_`")));
+            continue;
+        }
+        let value = match v.get_ref() {
+            toml::Value::Integer(i) => ParamValue::Int(*i),
+            toml::Value::Float(f) => ParamValue::Float(*f),
+            toml::Value::String(s) => ParamValue::Text(s.clone()),
+            toml::Value::Boolean(b) => ParamValue::Bool(*b),
+            toml::Value::Datetime(d) if d.time.is_none() && d.date.is_some() => {
+                let dd = d.date.unwrap();
+                match chrono::NaiveDate::from_ymd_opt(dd.year as i32, dd.month as u32, dd.day as u32) {
+                    Some(date) => ParamValue::Date(date),
+                    None => {
+                        problems.push(at(v.span(), format!("`params.{k}`: `{d}` is not a date")));
+                        continue;
+                    }
+                }
+            }
+            other => {
+                problems.push(at(v.span(), format!("`params.{k}`: a {} cannot be a query parameter; use a number, string, boolean or date", other.type_str())));
+                continue;
+            }
+        };
+        params.insert(k.clone(), value);
+    }
+
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(Job {
+        name,
+        description: raw.description,
+        file: shown.to_path_buf(),
+        schedule,
+        cron: cron.expect("checked"),
+        tz: tz.expect("checked"),
+        period: raw.period,
+        lake,
+        queries,
+        template,
+        subject,
+        to,
+        cc,
+        bcc,
+        owners,
+        attach,
+        currency: raw.currency.unwrap_or_else(|| config.currency.clone()),
+        params,
+    })
+}
+
+/// Lowercase letters, digits and `_`, not starting with a digit: a name SQL can use unquoted.
+pub fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// ", did you mean `x`?" when a known name is close to `name`.
+pub fn suggest(name: &str, known: &BTreeSet<String>) -> String {
+    let best = known.iter().map(|k| (edit_distance(name, k), k)).filter(|(d, _)| *d <= 3).min();
+    match best {
+        Some((_, k)) => format!("; did you mean `{k}`?"),
+        None if known.is_empty() => String::new(),
+        None => format!(" (there are: {})", known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")),
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_the_closest_name() {
+        let known: BTreeSet<String> = ["headline", "top_customers"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(suggest("headlin", &known), "; did you mean `headline`?");
+        assert_eq!(suggest("zzzzzzzzzz", &known), " (there are: `headline`, `top_customers`)");
+    }
+
+    #[test]
+    fn identifiers_are_lowercase_sql_names() {
+        assert!(is_identifier("top_customers"));
+        assert!(!is_identifier("Top"));
+        assert!(!is_identifier("9lives"));
+        assert!(!is_identifier("a-b"));
+    }
+}
