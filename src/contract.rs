@@ -125,8 +125,9 @@ pub fn violations(table: &str, schema: &Schema) -> Vec<String> {
     for c in columns.iter() {
         match schema.field_with_name(c.name) {
             Ok(f) if !c.kind.accepts(f.data_type()) => out.push(format!(
-                "column `{table}.{}` is {}, but the data contract needs {}; fix the writer or cast it when exporting",
+                "column `{table}.{}` holds {} ({}), but the data contract needs {}; fix the writer or cast it when exporting",
                 c.name,
+                crate::results::type_name(f.data_type()),
                 f.data_type(),
                 c.kind.describe()
             )),

@@ -48,7 +48,9 @@ pub fn session() -> SessionContext {
     let config = SessionConfig::new()
         .with_information_schema(true)
         .set_bool("datafusion.execution.parquet.pushdown_filters", true)
-        .set_bool("datafusion.execution.listing_table_ignore_subdirectory", false);
+        .set_bool("datafusion.execution.listing_table_ignore_subdirectory", false)
+        // Spans let errors point at the line and column in the query file.
+        .set_bool("datafusion.sql_parser.collect_spans", true);
     SessionContext::new_with_config(config)
 }
 

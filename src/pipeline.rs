@@ -186,7 +186,8 @@ pub async fn run(project: &Project, job: &Job, opts: &RunOptions) -> Result<Repo
         Err(error) => {
             record.error = Some(error.to_string());
             let written = record.write(&dir).is_ok();
-            tracing::error!(error = %error, "run failed");
+            // The caller reports the error; the log line is for `PARETO_LOG=info` and the daemon.
+            tracing::info!(error = %error, "run failed");
             Err(Failure { error, dir: written.then_some(dir) })
         }
     }
@@ -206,7 +207,7 @@ async fn stages(project: &Project, job: &Job, opts: &RunOptions, period: &Period
     let lake = lake::open(&job.lake, &project.root)?;
     lake.attach(&ctx);
     let tables = lake.tables().await?;
-    let graph = query::graph(&ctx, &project.queries, &job.queries, &tables, &lake.shown).map_err(QueryError::Problems)?;
+    let graph = query::graph(&ctx, &project.queries, &job.queries, &tables, &lake.shown).ok().map_err(QueryError::Problems)?;
     for t in &graph.lake_tables {
         lake.register(&ctx, t, config.contract).await?;
     }
@@ -309,13 +310,8 @@ pub async fn check(project: &Project, job: &Job, templates: &Templates) -> Vec<c
             return problems;
         }
     };
-    let graph = match query::graph(&ctx, &project.queries, &job.queries, &tables, &lake.shown) {
-        Ok(g) => g,
-        Err(ps) => {
-            problems.extend(ps);
-            return problems;
-        }
-    };
+    let mut graph = query::graph(&ctx, &project.queries, &job.queries, &tables, &lake.shown);
+    problems.append(&mut graph.problems);
     let mut lake_ok = true;
     for t in &graph.lake_tables {
         if let Err(e) = lake.register(&ctx, t, project.config.contract).await {
@@ -329,9 +325,8 @@ pub async fn check(project: &Project, job: &Job, templates: &Templates) -> Vec<c
     let as_of = Utc::now();
     let period = Period::last_complete(job.period, as_of, job.tz);
     let query_problems = query::check(&ctx, &graph, &project.queries, &params(job, &period, as_of)).await;
-    let planned = query_problems.is_empty();
     problems.extend(query_problems);
-    if planned && problems.is_empty() {
+    if problems.is_empty() {
         // Render over empty results of the right shape: finds unknown helpers, missing partials and
         // misspelt result names without touching data.
         let mut results = BTreeMap::new();

@@ -42,6 +42,16 @@ pub struct Graph {
     pub deps: BTreeMap<String, BTreeSet<String>>,
     /// Lake tables any of them read.
     pub lake_tables: BTreeSet<String>,
+    /// What is wrong: syntax errors, unknown tables, cycles. Queries with a problem, and those
+    /// that read them, are left out of `order`.
+    pub problems: Vec<Problem>,
+}
+
+impl Graph {
+    /// The graph, or every problem in it.
+    pub fn ok(self) -> Result<Graph, Vec<Problem>> {
+        if self.problems.is_empty() { Ok(self) } else { Err(self.problems) }
+    }
 }
 
 /// One query's result.
@@ -55,7 +65,7 @@ pub struct QueryResult {
 }
 
 /// Work out which queries `wanted` needs (including queries they read), what lake tables they
-/// read, and an order to run them in. Every problem is reported: syntax errors, unknown tables,
+/// read, and an order to run them in. Every problem is collected: syntax errors, unknown tables,
 /// cycles.
 pub fn graph(
     ctx: &SessionContext,
@@ -63,18 +73,20 @@ pub fn graph(
     wanted: &[String],
     lake_tables: &[String],
     lake_shown: &str,
-) -> Result<Graph, Vec<Problem>> {
+) -> Graph {
     let state = ctx.state();
     let dialect = state.config().options().sql_parser.dialect;
     let mut problems = Vec::new();
     let mut deps: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut lake = BTreeSet::new();
     let mut todo: Vec<String> = wanted.to_vec();
+    let mut bad: BTreeSet<String> = BTreeSet::new();
     while let Some(name) = todo.pop() {
         if deps.contains_key(&name) {
             continue;
         }
         let q = &queries[&name];
+        let before = problems.len();
         let mut mine = BTreeSet::new();
         let stmt = match state.sql_to_statement(&q.sql, &dialect) {
             Ok(s) => s,
@@ -122,23 +134,32 @@ pub fn graph(
             }
             Err(e) => problems.push(sql_problem(q, &e)),
         }
+        if problems.len() > before {
+            bad.insert(name.clone());
+        }
         deps.insert(name, mine);
     }
-
     let order = match topo_order(&deps) {
-        Ok(o) => o,
+        Ok(o) => {
+            let mut kept = Vec::new();
+            for n in o {
+                if bad.contains(&n) || deps[&n].iter().any(|d| bad.contains(d)) {
+                    bad.insert(n);
+                } else {
+                    kept.push(n);
+                }
+            }
+            kept
+        }
         Err(cycle) => {
             let first = &queries[&cycle[0]];
             problems.push(Problem::new(first.file.clone(), format!("queries read each other in a cycle: {}; break it by moving the shared part into its own query", cycle.join(" → "))));
             Vec::new()
         }
     };
-    if !problems.is_empty() {
-        problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
-        problems.dedup();
-        return Err(problems);
-    }
-    Ok(Graph { order, deps, lake_tables: lake })
+    problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    problems.dedup();
+    Graph { order, deps, lake_tables: lake, problems }
 }
 
 fn is_query(stmt: &DfStatement) -> bool {
@@ -285,7 +306,7 @@ pub async fn check(ctx: &SessionContext, graph: &Graph, queries: &BTreeMap<Strin
     let mut failed: BTreeSet<String> = BTreeSet::new();
     for name in &graph.order {
         let q = &queries[name];
-        if graph.deps[name].iter().any(|d| failed.contains(d)) {
+        if graph.deps[name].iter().any(|d| failed.contains(d) || !graph.order.contains(d)) {
             failed.insert(name.clone());
             continue;
         }

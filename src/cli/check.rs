@@ -34,6 +34,7 @@ pub async fn run(root: &Path, a: CheckArgs) -> anyhow::Result<u8> {
     // Templates are checked with strict mode off: over empty results every field is "missing".
     match Templates::load(&project.templates_dir, &project.root, false) {
         Ok(templates) => {
+            problems.extend(templates.lint());
             for job in &jobs {
                 problems.extend(pipeline::check(&project, job, &templates).await);
             }

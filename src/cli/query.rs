@@ -115,7 +115,7 @@ pub async fn run(root: &Path, a: QueryArgs) -> anyhow::Result<u8> {
         let lake = lake::open(&lake_spec, &project.root).map_err(|e| vec![pareto::problem::Problem::new(None, e.to_string())])?;
         lake.attach(&ctx);
         let tables = lake.tables().await.map_err(|e| vec![pareto::problem::Problem::new(None, e.to_string())])?;
-        let graph = query::graph(&ctx, &queries, &[NAME.to_string()], &tables, &lake.shown)?;
+        let graph = query::graph(&ctx, &queries, &[NAME.to_string()], &tables, &lake.shown).ok()?;
         for t in &graph.lake_tables {
             lake.register(&ctx, t, false).await.map_err(|e| vec![pareto::problem::Problem::new(None, e.to_string())])?;
         }

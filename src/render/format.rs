@@ -16,7 +16,9 @@ pub fn as_f64(v: &Value) -> Option<f64> {
 
 /// `1234567.891` with 2 decimals → `1,234,567.89`.
 pub fn number(v: f64, decimals: usize) -> String {
-    let s = format!("{:.*}", decimals, v.abs());
+    // Half away from zero, as people round money (format! alone rounds half to even).
+    let scale = 10f64.powi(decimals as i32);
+    let s = format!("{:.*}", decimals, (v.abs() * scale).round() / scale);
     let (int, frac) = match s.split_once('.') {
         Some((i, f)) => (i.to_string(), Some(f.to_string())),
         None => (s, None),
@@ -147,15 +149,27 @@ pub fn column_format(name: &str, type_name: &str) -> ColumnFormat {
     }
 }
 
+/// Decimals for a whole column, so its figures line up: money in whole units once any amount
+/// reaches 1,000, other decimals once any reaches 100; otherwise two.
+pub fn column_decimals<'a>(format: ColumnFormat, values: impl Iterator<Item = &'a Value>) -> usize {
+    let max = values.filter_map(as_f64).map(f64::abs).fold(0.0, f64::max);
+    match format {
+        ColumnFormat::Money if max >= 1000.0 => 0,
+        ColumnFormat::Decimal if max >= 100.0 => 0,
+        ColumnFormat::Integer => 0,
+        _ => 2,
+    }
+}
+
 /// One cell as text in `format`.
-pub fn cell(v: &Value, format: ColumnFormat, currency_code: &str) -> String {
+pub fn cell(v: &Value, format: ColumnFormat, currency_code: &str, decimals: usize) -> String {
     if v.is_null() {
         return MISSING.into();
     }
     match format {
         ColumnFormat::Integer => as_f64(v).map(|f| number(f, 0)),
-        ColumnFormat::Decimal => as_f64(v).map(|f| number(f, if f.abs() >= 100.0 { 0 } else { 2 })),
-        ColumnFormat::Money => as_f64(v).map(|f| currency(f, currency_code, if f.abs() >= 1000.0 { 0 } else { 2 })),
+        ColumnFormat::Decimal => as_f64(v).map(|f| number(f, decimals)),
+        ColumnFormat::Money => as_f64(v).map(|f| currency(f, currency_code, decimals)),
         ColumnFormat::Percent => as_f64(v).map(|f| percent(f, 1)),
         ColumnFormat::Date => v.as_str().and_then(|s| date(s, if s.len() > 10 { "%Y-%m-%d %H:%M" } else { "%Y-%m-%d" })),
         ColumnFormat::Text => Some(match v {
@@ -208,8 +222,11 @@ mod tests {
         assert_eq!(column_format("revenue_share", "float"), ColumnFormat::Percent);
         assert_eq!(column_format("revenue", "decimal"), ColumnFormat::Money);
         assert_eq!(column_format("customers", "integer"), ColumnFormat::Integer);
-        assert_eq!(cell(&json!("1234.50"), ColumnFormat::Money, "EUR"), "€1,235");
-        assert_eq!(cell(&json!(null), ColumnFormat::Money, "EUR"), "–");
-        assert_eq!(cell(&json!(0.5), ColumnFormat::Percent, "EUR"), "50.0%");
+        assert_eq!(cell(&json!("1234.50"), ColumnFormat::Money, "EUR", 0), "€1,235");
+        assert_eq!(cell(&json!(null), ColumnFormat::Money, "EUR", 0), "–");
+        assert_eq!(cell(&json!(0.5), ColumnFormat::Percent, "EUR", 1), "50.0%");
+        let column = [json!("1000.00"), json!("49.50")];
+        assert_eq!(column_decimals(ColumnFormat::Money, column.iter()), 0);
+        assert_eq!(column_decimals(ColumnFormat::Money, column[1..].iter()), 2);
     }
 }

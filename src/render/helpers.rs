@@ -178,8 +178,12 @@ fn grid(h: &Helper, ctx: &Context) -> Result<Grid, RenderError> {
         None => columns = described.iter().map(|(n, t)| (n.clone(), format::column_format(n, t))).collect(),
     }
     let limit = h.hash_get("limit").and_then(|l| l.value().as_u64()).map(|l| l as usize).unwrap_or(usize::MAX);
-    let shown: Vec<Vec<String>> =
-        rows.iter().take(limit).map(|r| columns.iter().map(|(n, f)| format::cell(r.get(n).unwrap_or(&Value::Null), *f, &code)).collect()).collect();
+    let shown_rows: Vec<&Value> = rows.iter().take(limit).collect();
+    let decimals: Vec<usize> = columns.iter().map(|(n, f)| format::column_decimals(*f, shown_rows.iter().filter_map(|r| r.get(n)))).collect();
+    let shown: Vec<Vec<String>> = shown_rows
+        .iter()
+        .map(|r| columns.iter().zip(&decimals).map(|((n, f), d)| format::cell(r.get(n).unwrap_or(&Value::Null), *f, &code, *d)).collect())
+        .collect();
     Ok(Grid { more: rows.len().saturating_sub(shown.len()), columns, rows: shown })
 }
 

@@ -141,6 +141,131 @@ impl Templates {
     }
 }
 
+/// Handlebars' own helpers, always available.
+const BUILTIN_HELPERS: &[&str] =
+    &["if", "unless", "each", "with", "lookup", "raw", "log", "eq", "ne", "gt", "gte", "lt", "lte", "and", "or", "not", "len"];
+
+impl Templates {
+    /// Problems that show without data: calls to helpers that do not exist and partials that are
+    /// not there, in every template.
+    pub fn lint(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        for (part, hb) in [(Part::Html, &self.html), (Part::Text, &self.text)] {
+            let mut names: Vec<&String> = hb.get_templates().keys().collect();
+            names.sort();
+            for name in names {
+                let Some(file) = self.files.get(&(part, name.clone())) else { continue };
+                let t = &hb.get_templates()[name];
+                let mut inline = Vec::new();
+                collect_inline(t, &mut inline);
+                lint(&t.elements, &t.mapping, hb, &inline, file, &mut problems);
+            }
+        }
+        problems.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
+        problems.dedup();
+        problems
+    }
+}
+
+fn collect_inline(t: &handlebars::template::Template, out: &mut Vec<String>) {
+    use handlebars::template::TemplateElement as E;
+    for e in &t.elements {
+        match e {
+            E::DecoratorBlock(d) | E::DecoratorExpression(d) => {
+                if d.name.as_name() == Some("inline")
+                    && let Some(handlebars::template::Parameter::Literal(serde_json::Value::String(n))) = d.params.first()
+                {
+                    out.push(n.clone());
+                }
+                if let Some(inner) = &d.template {
+                    collect_inline(inner, out);
+                }
+            }
+            E::HelperBlock(h) => {
+                for inner in [&h.template, &h.inverse].into_iter().flatten() {
+                    collect_inline(inner, out);
+                }
+            }
+            E::PartialBlock(d) => {
+                if let Some(inner) = &d.template {
+                    collect_inline(inner, out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn lint_template(t: &handlebars::template::Template, hb: &Handlebars<'static>, inline: &[String], file: &Path, out: &mut Vec<Problem>) {
+    lint(&t.elements, &t.mapping, hb, inline, file, out);
+}
+
+fn lint(
+    elements: &[handlebars::template::TemplateElement],
+    mapping: &[handlebars::template::TemplateMapping],
+    hb: &Handlebars<'static>,
+    inline: &[String],
+    file: &Path,
+    out: &mut Vec<Problem>,
+) {
+    use handlebars::template::{Parameter, TemplateElement as E};
+    let known_helper = |n: &str| helpers::NAMES.contains(&n) || BUILTIN_HELPERS.contains(&n);
+    for (i, e) in elements.iter().enumerate() {
+        let here = mapping.get(i).map(std::slice::from_ref).unwrap_or(&[]);
+        let at = |p: Problem| match mapping.get(i) {
+            Some(m) => p.at(m.0, m.1),
+            None => p,
+        };
+        let check_params = |params: &[Parameter], out: &mut Vec<Problem>| {
+            for p in params {
+                if let Parameter::Subexpression(sub) = p {
+                    lint(std::slice::from_ref(&*sub.element), here, hb, inline, file, out);
+                }
+            }
+        };
+        match e {
+            E::Expression(h) | E::HtmlExpression(h) => {
+                if (!h.params.is_empty() || !h.hash.is_empty())
+                    && let Some(n) = h.name.as_name()
+                    && !known_helper(n)
+                {
+                    out.push(at(Problem::new(file.to_path_buf(), describe(&RenderErrorReason::HelperNotFound(n.to_string())))));
+                }
+                check_params(&h.params, out);
+            }
+            E::HelperBlock(h) => {
+                if let Some(n) = h.name.as_name()
+                    && !known_helper(n)
+                {
+                    out.push(at(Problem::new(file.to_path_buf(), describe(&RenderErrorReason::HelperNotFound(n.to_string())))));
+                }
+                check_params(&h.params, out);
+                for inner in [&h.template, &h.inverse].into_iter().flatten() {
+                    lint_template(inner, hb, inline, file, out);
+                }
+            }
+            E::PartialExpression(d) | E::PartialBlock(d) => {
+                if let Some(n) = d.name.as_name()
+                    && n != "@partial-block"
+                    && !hb.has_template(n)
+                    && !inline.iter().any(|i| i == n)
+                {
+                    out.push(at(Problem::new(file.to_path_buf(), describe(&RenderErrorReason::PartialNotFound(n.to_string())))));
+                }
+                if let Some(inner) = &d.template {
+                    lint_template(inner, hb, inline, file, out);
+                }
+            }
+            E::DecoratorBlock(d) => {
+                if let Some(inner) = &d.template {
+                    lint_template(inner, hb, inline, file, out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// A Handlebars error in words that say what to do.
 fn describe(reason: &RenderErrorReason) -> String {
     match reason {

@@ -171,7 +171,7 @@ fn check(raw: RawJob, text: &str, shown: &Path, config: &Config, known: &Known) 
             .filter_map(|a| match a.get_ref().parse::<Mailbox>() {
                 Ok(m) => Some(m),
                 Err(e) => {
-                    problems.push(at(a.span(), format!("`{key}`: `{}` is not an email address ({e})", a.get_ref())));
+                    problems.push(at(a.span(), format!("`{key}`: `{}` is not an email address ({e}); write `name@example.com` or `Name <name@example.com>`", a.get_ref())));
                     None
                 }
             })

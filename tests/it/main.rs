@@ -1,1 +1,8 @@
+//! Integration tests: one binary (DataFusion makes each extra test binary slow to link).
 
+mod bad_input;
+mod check;
+mod cli;
+mod email;
+mod s3;
+mod support;

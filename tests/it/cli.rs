@@ -1,0 +1,118 @@
+//! The other commands: `query`, `list`, `generate`, `demo`; and hive-partitioned tables.
+
+use crate::support::lake::{self, write_parquet};
+use crate::support::{REPO, TestProject, copy_dir};
+use datafusion::arrow::array::{ArrayRef, Int64Array};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
+use std::sync::Arc;
+
+#[test]
+fn query_prints_a_table_and_binds_the_period() {
+    let p = TestProject::bundled();
+    lake::write(&p.root);
+    let out = p.run(&["query", "SELECT customer_id, SUM(amount) AS revenue FROM orders WHERE ordered_at >= $period_start AND ordered_at < $period_end GROUP BY 1 ORDER BY 1", "--as-of", "2026-11-23"]);
+    out.expect(0);
+    let expected = "\
++-------------+---------+
+| customer_id | revenue |
++-------------+---------+
+| 1           | 100.00  |
+| 2           | 250.50  |
+| 3           | 1000.00 |
+| 4           | 49.50   |
++-------------+---------+";
+    assert!(out.stdout.starts_with(expected), "{}", out.stdout);
+    assert!(out.stdout.contains("4 row(s) in "), "{}", out.stdout);
+}
+
+#[test]
+fn query_reads_project_queries_as_tables_and_writes_csv() {
+    let p = TestProject::bundled();
+    lake::write(&p.root);
+    let out = p.run(&["query", "SELECT segment, revenue FROM revenue_by_size ORDER BY segment", "--job", "weekly-leadership", "--as-of", "2026-11-23", "--format", "csv"]);
+    out.expect(0);
+    assert_eq!(out.stdout, "segment,revenue\nEnterprise,1000.00\nSMB,250.50\nSolo,100.00\nUnknown,49.50\n");
+}
+
+#[test]
+fn query_from_a_file_with_an_explicit_lake() {
+    let p = TestProject::new();
+    lake::write(&p.root);
+    p.file("try.sql", "SELECT COUNT(*) AS n\nFROM customers\n");
+    let out = p.run(&["query", "-f", "try.sql", "--lake", "lake", "--format", "json"]);
+    out.expect(0);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["rows"][0]["n"], 4);
+    let out = p.run(&["query", "SELEC 1", "--lake", "lake"]);
+    out.expect(1);
+    assert_eq!(out.stderr.trim(), "error: <query>:1:1: SQL syntax error: Expected: an SQL statement, found: SELEC");
+}
+
+#[test]
+fn hive_partitions_become_columns_and_filter() {
+    let p = TestProject::new();
+    let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+    for (year, rows) in [("2025", vec![1, 2]), ("2026", vec![10, 20, 30])] {
+        let b = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(rows)) as ArrayRef]).unwrap();
+        write_parquet(&p.path(&format!("lake/events/year={year}/part-0.parquet")), &b);
+    }
+    let out = p.run(&["query", "SELECT year, COUNT(*) AS rows, SUM(n) AS total FROM events WHERE year = '2026' GROUP BY year", "--lake", "lake", "--format", "csv"]);
+    out.expect(0);
+    assert_eq!(out.stdout, "year,rows,total\n2026,3,60\n");
+}
+
+#[test]
+fn list_shows_schedules_and_next_runs() {
+    let p = TestProject::bundled();
+    let out = p.run(&["list"]);
+    out.expect(0);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(lines[0].starts_with("JOB                SCHEDULE     TIME ZONE         PERIOD  NEXT RUN"), "{}", out.stdout);
+    assert!(lines[1].starts_with("weekly-leadership  0 7 * * MON  Europe/Amsterdam  week    Mon "), "{}", out.stdout);
+    assert!(lines[1].contains(" 07:00 CE"), "{}", out.stdout);
+}
+
+#[test]
+fn generate_is_deterministic_and_time_ordered() {
+    let p = TestProject::new();
+    let args = ["generate", "--customers", "300", "--seed", "7", "--until", "2026-11-23", "--years", "2"];
+    let a = p.run(&[&args[..], &["--out", "a"]].concat());
+    a.expect(0);
+    p.run(&[&args[..], &["--out", "b"]].concat()).expect(0);
+    for table in ["customers/customers.parquet", "orders/orders-2026.parquet", "tickets/tickets-2025.parquet", "subscriptions/subscriptions-2026.parquet"] {
+        assert_eq!(std::fs::read(p.path(&format!("a/{table}"))).unwrap(), std::fs::read(p.path(&format!("b/{table}"))).unwrap(), "{table} differs");
+    }
+    assert!(a.stdout.starts_with("wrote a: 300 customers, "), "{}", a.stdout);
+    // Orders are sorted by time within each file; every table has rows; the data is dirty in the
+    // documented ways.
+    let out = p.run(&[
+        "query",
+        "SELECT COUNT(*) AS unsorted FROM (SELECT ordered_at, LAG(ordered_at) OVER (ORDER BY order_id) AS prev FROM orders) WHERE ordered_at < prev",
+        "--lake",
+        "a",
+        "--format",
+        "csv",
+    ]);
+    out.expect(0);
+    let out = p.run(&["query", "SELECT (SELECT COUNT(*) FROM customers) AS c, (SELECT COUNT(*) FROM orders) > 3000 AS many_orders, (SELECT COUNT(*) FROM tickets) > 300 AS tickets, (SELECT COUNT(*) FROM csat) > 0 AS csat, (SELECT COUNT(*) FROM nps) > 0 AS nps, (SELECT COUNT(*) FROM subscriptions) > 0 AS subs", "--lake", "a", "--format", "csv"]);
+    out.expect(0);
+    assert_eq!(out.stdout, "c,many_orders,tickets,csat,nps,subs\n300,true,true,true,true,true\n");
+}
+
+#[test]
+fn demo_writes_a_report_from_a_fresh_clone() {
+    let p = TestProject::new();
+    std::fs::copy(format!("{REPO}/pareto.toml"), p.path("pareto.toml")).unwrap();
+    for d in ["jobs", "queries", "templates"] {
+        copy_dir(&std::path::Path::new(REPO).join(d), &p.path(d));
+    }
+    let out = p.run(&["demo", "--customers", "400", "--until", "2026-11-23"]);
+    out.expect(0);
+    let report = p.path("demo/archive/weekly-leadership/2026-W47/report.html");
+    assert!(out.stdout.contains(&format!("report for weekly-leadership (Mon 16 – Sun 22 Nov 2026): {}", report.display())), "{}", out.stdout);
+    let html = std::fs::read_to_string(report).unwrap();
+    for section in ["Weekly value report", "Revenue by company size", "Top customers", "Enterprise"] {
+        assert!(html.contains(section), "{section}");
+    }
+}

@@ -1,0 +1,231 @@
+//! `pareto run` against a real SMTP server: what arrives matches the archive, byte for byte.
+
+use crate::support::smtp::{Options, SmtpServer};
+use crate::support::{TestProject, config, lake};
+use mail_parser::{MessageParser, MimeHeaders};
+
+fn project_for(server: &SmtpServer, extra_smtp: &str) -> TestProject {
+    let p = TestProject::bundled();
+    p.file("pareto.toml", &config(server.port, extra_smtp));
+    lake::write(&p.root);
+    p
+}
+
+const RUN_DIR: &str = "archive/weekly-leadership/2026-W47";
+
+#[test]
+fn weekly_report_arrives_as_multipart_email_matching_the_archive() {
+    let server = SmtpServer::start(Options::default());
+    let p = project_for(&server, "");
+    let out = p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23T07:00"]);
+    out.expect(0);
+    assert_eq!(
+        out.stdout.lines().next().unwrap(),
+        "sent weekly-leadership 2026-W47 to leadership@example.com: Weekly value report · Mon 16 – Sun 22 Nov 2026"
+    );
+
+    let got = server.received();
+    assert_eq!(got.len(), 1, "exactly one email");
+    let m = &got[0];
+    assert_eq!(m.mail_from, "reports@example.com");
+    assert_eq!(m.rcpt_tos, vec!["leadership@example.com"]);
+    // What the server got is exactly what was archived (plus the CRLF that lettre's end-of-data
+    // marker adds after the message's own final line break).
+    let archived = std::fs::read(p.path(&format!("{RUN_DIR}/message.eml"))).unwrap();
+    crate::support::same_bytes(&m.raw, &[&archived[..], b"\r\n"].concat());
+
+    let msg = MessageParser::default().parse(&m.raw).unwrap();
+    assert_eq!(msg.subject(), Some("Weekly value report · Mon 16 – Sun 22 Nov 2026"));
+    assert_eq!(msg.message_id(), Some("pareto.weekly-leadership.2026-W47@example.com"));
+    assert_eq!(msg.from().unwrap().first().unwrap().address(), Some("reports@example.com"));
+    assert_eq!(msg.reply_to().unwrap().first().unwrap().address(), Some("data@example.com"));
+    assert!(msg.date().is_some());
+    let ct = msg.header_raw("Content-Type").unwrap();
+    assert!(ct.contains("multipart/mixed"), "{ct}");
+    // The alternative part holds text and HTML, the same as the archive.
+    assert_eq!(msg.body_text(0).unwrap().replace("\r\n", "\n"), p.read(&format!("{RUN_DIR}/report.txt")));
+    assert_eq!(msg.body_html(0).unwrap().replace("\r\n", "\n"), p.read(&format!("{RUN_DIR}/report.html")));
+    let raw = String::from_utf8_lossy(&m.raw);
+    assert!(raw.contains("multipart/alternative"));
+
+    // The attached CSV is the top-customers result, exactly.
+    let att: Vec<_> = msg.attachments().collect();
+    assert_eq!(att.len(), 1);
+    assert_eq!(att[0].attachment_name(), Some("top_customers-2026-W47.csv"));
+    assert_eq!(
+        String::from_utf8_lossy(att[0].contents()),
+        "customer_id,name,company_size,country,orders,revenue,revenue_share\n\
+         3,Initech,Enterprise,DE,1,1000.00,0.7142857142857143\n\
+         2,Globex,SMB,US,1,250.50,0.17892857142857144\n\
+         1,Acme,Solo,NL,1,100.00,0.07142857142857142\n\
+         4,Umbrella,Unknown,GB,1,49.50,0.03535714285714286\n"
+    );
+
+    // The figures, worked out by hand in support/lake.rs.
+    let text = p.read(&format!("{RUN_DIR}/report.txt"));
+    for line in [
+        "Revenue: €1,400 (▲ +1,300.0% vs previous period)",
+        "Orders: 4 (▲ +100.0% vs previous period)",
+        "Avg. order value: €350.00 (▲ +600.0% vs previous period)",
+        "New customers: 1 (■ ±0.0% vs previous period)",
+        "Enterprise          1   €1,000          71.4%         €0.00",
+        "SMB                 1     €251          17.9%        €20.00",
+        "Solo                1     €100           7.1%        €80.00",
+        "Unknown             1      €50           3.5%         €0.00",
+    ] {
+        assert!(text.contains(line), "report.txt lacks {line:?}:\n{text}");
+    }
+    let html = p.read(&format!("{RUN_DIR}/report.html"));
+    assert!(html.contains("€1,400"), "{html}");
+    assert!(html.contains("max-width:640px"));
+    assert!(!html.to_lowercase().contains("<script"));
+    assert!(!html.contains("<link"));
+
+    // Results are archived with types kept: decimals exact, dates ISO, nulls null.
+    let headline: serde_json::Value = serde_json::from_str(&p.read(&format!("{RUN_DIR}/results/headline.json"))).unwrap();
+    assert_eq!(headline["rows"][0]["revenue"], "1400.00");
+    assert_eq!(headline["rows"][0]["prev_revenue"], "100.00");
+    assert_eq!(headline["rows"][0]["orders"], 4);
+    assert_eq!(headline["rows"][0]["aov"], 350.0);
+    let facts: serde_json::Value = serde_json::from_str(&p.read(&format!("{RUN_DIR}/results/customer_facts.json"))).unwrap();
+    let acme = facts["rows"].as_array().unwrap().iter().find(|r| r["customer_id"] == 1).unwrap();
+    assert_eq!(acme["signup_date"], "2024-01-10");
+    assert_eq!(facts["columns"][5], serde_json::json!({"name": "signup_date", "type": "date"}));
+    assert_eq!(
+        p.read(&format!("{RUN_DIR}/results/revenue_by_size.csv")),
+        "segment,customers,revenue,revenue_share,prev_revenue\n\
+         Enterprise,1,1000.00,0.7142857142857143,0.00\n\
+         SMB,1,250.50,0.17892857142857144,20.00\n\
+         Solo,1,100.00,0.07142857142857142,80.00\n\
+         Unknown,1,49.50,0.03535714285714286,0.00\n"
+    );
+
+    let run: serde_json::Value = serde_json::from_str(&p.read(&format!("{RUN_DIR}/run.json"))).unwrap();
+    assert_eq!(run["outcome"], "sent");
+    assert_eq!(run["period_start"], "2026-11-15T23:00:00Z");
+    assert_eq!(run["period_end"], "2026-11-22T23:00:00Z");
+    assert_eq!(run["as_of"], "2026-11-23T06:00:00Z");
+    assert_eq!(run["recipients"], serde_json::json!(["leadership@example.com"]));
+    let rows: Vec<(String, u64)> = run["queries"].as_array().unwrap().iter().map(|q| (q["name"].as_str().unwrap().to_string(), q["rows"].as_u64().unwrap())).collect();
+    assert_eq!(rows, vec![("customer_facts".into(), 4), ("headline".into(), 1), ("revenue_by_size".into(), 4), ("top_customers".into(), 4)]);
+    assert!(run["smtp_reply"].as_str().unwrap().starts_with("250 "));
+}
+
+#[test]
+fn starttls_with_auth_delivers() {
+    let server = SmtpServer::start(Options { tls: "starttls", user: Some(("reports", "s3cret")), ..Default::default() });
+    let mut p = project_for(&server, &format!("user = \"reports\"\nca_file = \"{}\"", server.ca().display()));
+    p.file("pareto.toml", &p.read("pareto.toml").replace("tls = \"none\"", "tls = \"starttls\""));
+    p.env("PARETO_SMTP_PASSWORD", "s3cret");
+    p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23"]).expect(0);
+    let got = server.received();
+    assert_eq!(got.len(), 1);
+    assert!(got[0].tls, "sent over TLS");
+    assert!(got[0].auth, "authenticated");
+}
+
+#[test]
+fn implicit_tls_delivers() {
+    let server = SmtpServer::start(Options { tls: "tls", ..Default::default() });
+    let p = project_for(&server, &format!("ca_file = \"{}\"", server.ca().display()));
+    p.file("pareto.toml", &p.read("pareto.toml").replace("tls = \"none\"", "tls = \"tls\""));
+    p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23"]).expect(0);
+    let got = server.received();
+    assert_eq!(got.len(), 1);
+    assert!(got[0].tls);
+}
+
+#[test]
+fn wrong_password_is_refused_and_nothing_is_sent() {
+    let server = SmtpServer::start(Options { tls: "starttls", user: Some(("reports", "s3cret")), ..Default::default() });
+    let mut p = project_for(&server, &format!("user = \"reports\"\nca_file = \"{}\"", server.ca().display()));
+    p.file("pareto.toml", &p.read("pareto.toml").replace("tls = \"none\"", "tls = \"starttls\""));
+    p.env("PARETO_SMTP_PASSWORD", "wrong");
+    let out = p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23"]);
+    out.expect(4);
+    assert!(out.stderr.contains(&format!("error: job `weekly-leadership` failed: SMTP server 127.0.0.1:{}: permanent error (535)", server.port)), "{}", out.stderr);
+    assert!(out.stderr.contains("check `smtp.user` and the password variable"), "{}", out.stderr);
+    assert!(server.received().is_empty());
+    let run: serde_json::Value = serde_json::from_str(&p.read(&format!("{RUN_DIR}/run.json"))).unwrap();
+    assert_eq!(run["outcome"], "failed");
+}
+
+#[test]
+fn starttls_is_required_unless_configured_off() {
+    // A server that does not offer STARTTLS: pareto must not fall back to plain text.
+    let server = SmtpServer::start(Options::default());
+    let p = project_for(&server, "");
+    p.file("pareto.toml", &p.read("pareto.toml").replace("tls = \"none\"", "tls = \"starttls\""));
+    let out = p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23"]);
+    out.expect(4);
+    assert!(server.received().is_empty());
+}
+
+#[test]
+fn dry_run_archives_everything_and_sends_nothing() {
+    let server = SmtpServer::start(Options::default());
+    let p = project_for(&server, "");
+    let out = p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23", "--dry-run"]);
+    out.expect(0);
+    assert_eq!(out.stdout.lines().next().unwrap(), "dry run weekly-leadership 2026-W47: not sent (would go to leadership@example.com)");
+    assert!(server.received().is_empty());
+    for f in ["report.html", "report.txt", "message.eml", "run.json", "results/headline.json", "results/headline.csv"] {
+        assert!(p.path(&format!("{RUN_DIR}/{f}")).is_file(), "{f}");
+    }
+    let run: serde_json::Value = serde_json::from_str(&p.read(&format!("{RUN_DIR}/run.json"))).unwrap();
+    assert_eq!(run["outcome"], "dry-run");
+}
+
+#[test]
+fn to_flag_sends_only_to_that_address() {
+    let server = SmtpServer::start(Options::default());
+    let p = project_for(&server, "");
+    p.file("jobs/weekly-leadership.toml", &p.read("jobs/weekly-leadership.toml").replace("to = [", "cc = [\"cfo@example.com\"]\nbcc = [\"audit@example.com\"]\nto = ["));
+    p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23", "--to", "me@example.com"]).expect(0);
+    let got = server.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].rcpt_tos, vec!["me@example.com"]);
+    let msg = MessageParser::default().parse(&got[0].raw).unwrap();
+    assert_eq!(msg.to().unwrap().first().unwrap().address(), Some("me@example.com"));
+    assert!(msg.cc().is_none());
+}
+
+#[test]
+fn cc_and_bcc_receive_without_bcc_in_the_headers() {
+    let server = SmtpServer::start(Options::default());
+    let p = project_for(&server, "");
+    p.file("jobs/weekly-leadership.toml", &p.read("jobs/weekly-leadership.toml").replace("to = [", "cc = [\"cfo@example.com\"]\nbcc = [\"audit@example.com\"]\nto = ["));
+    p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23"]).expect(0);
+    let got = server.received();
+    assert_eq!(got.len(), 1);
+    let mut rcpt = got[0].rcpt_tos.clone();
+    rcpt.sort();
+    assert_eq!(rcpt, vec!["audit@example.com", "cfo@example.com", "leadership@example.com"]);
+    let raw = String::from_utf8_lossy(&got[0].raw);
+    assert!(!raw.contains("audit@example.com"), "Bcc must not be in the message");
+}
+
+#[test]
+fn unreachable_smtp_server_fails_with_exit_4_and_records_the_run() {
+    let p = TestProject::bundled();
+    lake::write(&p.root);
+    let port = crate::support::closed_port();
+    p.file("pareto.toml", &config(port, ""));
+    let out = p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23"]);
+    out.expect(4);
+    assert!(out.stderr.contains(&format!("SMTP server 127.0.0.1:{port}: ")), "{}", out.stderr);
+    assert!(out.stderr.contains("check `smtp.host` and `smtp.port`, and that the server is up"), "{}", out.stderr);
+    assert!(out.stderr.contains("nothing was sent; the run is recorded in archive/weekly-leadership/2026-W47/run.json"), "{}", out.stderr);
+    // The report was built and archived even though it could not be sent.
+    assert!(p.path(&format!("{RUN_DIR}/message.eml")).is_file());
+}
+
+#[test]
+fn refused_recipient_fails_the_run() {
+    let server = SmtpServer::start(Options { reject_rcpt: vec!["leadership@example.com"], ..Default::default() });
+    let p = project_for(&server, "");
+    let out = p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23"]);
+    out.expect(4);
+    assert!(out.stderr.contains("permanent error (550): 5.1.1 <leadership@example.com>: mailbox unavailable; the server refused the message (permanent): check the addresses and sender"), "{}", out.stderr);
+    assert!(server.received().is_empty());
+}

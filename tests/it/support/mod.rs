@@ -1,0 +1,145 @@
+//! Test harness: temp projects run with the real `pareto` binary, a hand-made lake, and real
+//! servers (aiosmtpd for SMTP, moto for S3) on loopback.
+
+pub mod lake;
+pub mod moto;
+pub mod smtp;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_pareto");
+pub const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+/// What a `pareto` run printed and how it exited.
+#[derive(Debug)]
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    /// Panic with everything printed unless the exit code is `code`.
+    #[track_caller]
+    pub fn expect(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+/// A project folder in a temp dir.
+pub struct TestProject {
+    _dir: tempfile::TempDir,
+    pub root: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+/// `pareto.toml` pointing at an SMTP server on `port` without TLS.
+pub fn config(port: u16, extra_smtp: &str) -> String {
+    format!(
+        r#"from = "Pareto Reports <reports@example.com>"
+reply_to = "Data Team <data@example.com>"
+archive = "archive"
+
+[smtp]
+host = "127.0.0.1"
+port = {port}
+tls = "none"
+timeout_secs = 5
+{extra_smtp}
+
+[defaults]
+lake = "lake"
+timezone = "Europe/Amsterdam"
+currency = "EUR"
+"#
+    )
+}
+
+impl TestProject {
+    /// An empty project whose SMTP settings point at a port nothing listens on.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().canonicalize().unwrap();
+        let p = TestProject { _dir: dir, root, env: Vec::new() };
+        p.file("pareto.toml", &config(closed_port(), ""));
+        p
+    }
+
+    /// A project holding the repository's bundled jobs, queries and templates.
+    pub fn bundled() -> Self {
+        let p = Self::new();
+        for dir in ["jobs", "queries", "templates"] {
+            copy_dir(&Path::new(REPO).join(dir), &p.root.join(dir));
+        }
+        p
+    }
+
+    /// Write a file (creating folders).
+    pub fn file(&self, rel: &str, text: &str) -> &Self {
+        let path = self.root.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+        self
+    }
+
+    pub fn env(&mut self, k: &str, v: &str) -> &mut Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.root.join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+    }
+
+    /// Run `pareto ARGS` in the project folder.
+    pub fn run(&self, args: &[&str]) -> Out {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args).current_dir(&self.root).env_remove("PARETO_LOG");
+        for k in ["PARETO_SMTP_HOST", "PARETO_SMTP_PORT", "PARETO_SMTP_TLS", "PARETO_SMTP_USER", "PARETO_SMTP_PASSWORD", "PARETO_FROM", "PARETO_LAKE", "PARETO_ARCHIVE", "PARETO_PROJECT"] {
+            cmd.env_remove(k);
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let o = cmd.output().expect("run pareto");
+        Out { code: o.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&o.stdout).into(), stderr: String::from_utf8_lossy(&o.stderr).into() }
+    }
+}
+
+/// A loopback port nothing listens on (bound then released).
+pub fn closed_port() -> u16 {
+    free_port()
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+/// Assert two byte strings are equal, showing where they first differ (not every byte).
+#[track_caller]
+pub fn same_bytes(got: &[u8], want: &[u8]) {
+    if got != want {
+        let at = got.iter().zip(want).position(|(a, b)| a != b).unwrap_or(got.len().min(want.len()));
+        let show = |b: &[u8]| String::from_utf8_lossy(&b[at.saturating_sub(60)..(at + 60).min(b.len())]).to_string();
+        panic!("bytes differ at {at} (lengths {} and {}):\n--- got\n{}\n--- want\n{}", got.len(), want.len(), show(got), show(want));
+    }
+}

@@ -1,0 +1,151 @@
+"""A real SMTP server for pareto's tests (aiosmtpd), on 127.0.0.1 only.
+
+Each accepted message is written to OUT as NNN.eml with its envelope in NNN.json.
+Options make it require AUTH, speak STARTTLS or implicit TLS with a throwaway CA, or refuse
+recipients or data. It prints "READY" on stdout once it listens and runs until killed.
+"""
+import argparse
+import asyncio
+import datetime
+import ipaddress
+import json
+import os
+import ssl
+import sys
+import threading
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+
+def make_certs(folder):
+    """A CA and a server certificate for 127.0.0.1/localhost signed by it; returns paths."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pareto test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    paths = {}
+    for name, data in [
+        ("ca.pem", ca.public_bytes(pem)),
+        ("cert.pem", cert.public_bytes(pem)),
+        (
+            "key.pem",
+            key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+        ),
+    ]:
+        paths[name] = os.path.join(folder, name)
+        with open(paths[name], "wb") as f:
+            f.write(data)
+    return paths
+
+
+class Handler:
+    def __init__(self, out, reject_rcpt, data_reply):
+        self.out = out
+        self.reject_rcpt = set(reject_rcpt)
+        self.data_reply = data_reply
+        self.count = 0
+        self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.reject_rcpt:
+            return "550 5.1.1 <%s>: mailbox unavailable" % address
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.data_reply:
+            return self.data_reply
+        with self.lock:
+            self.count += 1
+            n = self.count
+        base = os.path.join(self.out, "%03d" % n)
+        with open(base + ".eml.tmp", "wb") as f:
+            f.write(envelope.original_content)
+        os.rename(base + ".eml.tmp", base + ".eml")
+        tls = session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None
+        meta = {"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos, "tls": tls,
+                "auth": session.authenticated}
+        with open(base + ".json", "w") as f:
+            json.dump(meta, f)
+        return "250 2.0.0 OK queued as %03d" % n
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--tls", choices=["none", "starttls", "tls"], default="none")
+    p.add_argument("--user")
+    p.add_argument("--password")
+    p.add_argument("--reject-rcpt", action="append", default=[])
+    p.add_argument("--data-reply")
+    a = p.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+
+    kwargs = {}
+    if a.tls != "none":
+        certs = make_certs(a.out)
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(certs["cert.pem"], certs["key.pem"])
+        if a.tls == "starttls":
+            kwargs["tls_context"] = ctx
+            kwargs["require_starttls"] = True
+        else:
+            kwargs["ssl_context"] = ctx
+    if a.user:
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == a.user \
+                and auth_data.password.decode() == a.password
+            return AuthResult(success=ok, handled=False)
+        kwargs["authenticator"] = authenticator
+        kwargs["auth_required"] = True
+        kwargs["auth_require_tls"] = a.tls != "none"
+
+    handler = Handler(a.out, a.reject_rcpt, a.data_reply)
+    controller = Controller(handler, hostname="127.0.0.1", port=a.port, **kwargs)
+    controller.start()
+    print("READY", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        controller.stop()
+
+
+if __name__ == "__main__":
+    main()
