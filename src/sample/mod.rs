@@ -233,7 +233,7 @@ pub fn generate(o: &Options, mut progress: impl FnMut(NaiveDate)) -> Result<Summ
 
             // Orders: active customers order more; churned ones trickle.
             let activity = if billed { 1.0 } else if month < first_bill { 0.6 } else { 0.08 };
-            let lambda = 0.9 * p.value.powf(0.45) * seasonality(month.month()) * activity * days_in as f64 / 30.4;
+            let lambda = 1.35 * p.value.powf(0.45) * seasonality(month.month()) * activity * days_in as f64 / 30.4;
             for _ in 0..r.poisson(lambda) {
                 let t = m0 + (r.f64() * (m1 - m0) as f64) as i64;
                 if t < micros(p.signup) {
