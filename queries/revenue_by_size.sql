@@ -1,4 +1,5 @@
--- Revenue in the period by company size, with its share and the previous period's revenue.
+-- Revenue in the period by company size: its share, the previous period's revenue and the change
+-- (null when there was none before).
 WITH rev AS (
     SELECT
         f.company_size,
@@ -15,6 +16,7 @@ SELECT
     customers,
     revenue,
     CAST(revenue AS DOUBLE) / NULLIF(SUM(CAST(revenue AS DOUBLE)) OVER (), 0) AS revenue_share,
-    prev_revenue
+    prev_revenue,
+    CAST(revenue - prev_revenue AS DOUBLE) / NULLIF(CAST(prev_revenue AS DOUBLE), 0) AS revenue_change
 FROM rev
 ORDER BY revenue DESC, segment

@@ -128,13 +128,19 @@ pub enum ColumnFormat {
     Decimal,
     Money,
     Percent,
+    /// A relative change, signed: `+12.3%`, `−4.0%`.
+    Change,
     Date,
 }
 
-/// Guess a column's format: `*_share`, `*_rate`, `*_pct` are ratios; money words are currency.
+/// Guess a column's format: `*_change`, `*_growth` are signed changes; `*_share`, `*_rate`,
+/// `*_pct` are ratios; money words are currency.
 pub fn column_format(name: &str, type_name: &str) -> ColumnFormat {
     let n = name.to_ascii_lowercase();
     let numeric = matches!(type_name, "integer" | "float" | "decimal");
+    if numeric && ["change", "growth", "delta"].iter().any(|w| n == *w || n.ends_with(&format!("_{w}"))) {
+        return ColumnFormat::Change;
+    }
     let ratio = ["share", "rate", "pct", "percent", "ratio", "retention", "nrr", "grr", "csat"].iter().any(|w| n == *w || n.ends_with(&format!("_{w}")) || n.starts_with(&format!("{w}_")));
     let money = ["revenue", "amount", "mrr", "arr", "ltv", "aov", "arpa", "margin", "value", "spend", "price", "cost"]
         .iter()
@@ -171,6 +177,7 @@ pub fn cell(v: &Value, format: ColumnFormat, currency_code: &str, decimals: usiz
         ColumnFormat::Decimal => as_f64(v).map(|f| number(f, decimals)),
         ColumnFormat::Money => as_f64(v).map(|f| currency(f, currency_code, decimals)),
         ColumnFormat::Percent => as_f64(v).map(|f| percent(f, 1)),
+        ColumnFormat::Change => as_f64(v).map(|f| signed(f, "percent", currency_code, 1).1),
         ColumnFormat::Date => v.as_str().and_then(|s| date(s, if s.len() > 10 { "%Y-%m-%d %H:%M" } else { "%Y-%m-%d" })),
         ColumnFormat::Text => Some(match v {
             Value::String(s) => s.clone(),
@@ -222,6 +229,8 @@ mod tests {
         assert_eq!(column_format("revenue_share", "float"), ColumnFormat::Percent);
         assert_eq!(column_format("revenue", "decimal"), ColumnFormat::Money);
         assert_eq!(column_format("customers", "integer"), ColumnFormat::Integer);
+        assert_eq!(column_format("revenue_change", "float"), ColumnFormat::Change);
+        assert_eq!(cell(&json!(-0.04), ColumnFormat::Change, "EUR", 2), "−4.0%");
         assert_eq!(cell(&json!("1234.50"), ColumnFormat::Money, "EUR", 0), "€1,235");
         assert_eq!(cell(&json!(null), ColumnFormat::Money, "EUR", 0), "–");
         assert_eq!(cell(&json!(0.5), ColumnFormat::Percent, "EUR", 1), "50.0%");

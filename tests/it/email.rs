@@ -68,10 +68,11 @@ fn weekly_report_arrives_as_multipart_email_matching_the_archive() {
         "Orders: 4 (▲ +100.0% vs previous period)",
         "Avg. order value: €350.00 (▲ +600.0% vs previous period)",
         "New customers: 1 (■ ±0.0% vs previous period)",
-        "Enterprise          1   €1,000          71.4%         €0.00",
-        "SMB                 1     €251          17.9%        €20.00",
-        "Solo                1     €100           7.1%        €80.00",
-        "Unknown             1      €50           3.5%         €0.00",
+        "Segment     Customers  Revenue  Revenue share  Revenue change",
+        "Enterprise          1   €1,000          71.4%               –",
+        "SMB                 1     €251          17.9%       +1,152.5%",
+        "Solo                1     €100           7.1%          +25.0%",
+        "Unknown             1      €50           3.5%               –",
     ] {
         assert!(text.contains(line), "report.txt lacks {line:?}:\n{text}");
     }
@@ -93,11 +94,11 @@ fn weekly_report_arrives_as_multipart_email_matching_the_archive() {
     assert_eq!(facts["columns"][5], serde_json::json!({"name": "signup_date", "type": "date"}));
     assert_eq!(
         p.read(&format!("{RUN_DIR}/results/revenue_by_size.csv")),
-        "segment,customers,revenue,revenue_share,prev_revenue\n\
-         Enterprise,1,1000.00,0.7142857142857143,0.00\n\
-         SMB,1,250.50,0.17892857142857144,20.00\n\
-         Solo,1,100.00,0.07142857142857142,80.00\n\
-         Unknown,1,49.50,0.03535714285714286,0.00\n"
+        "segment,customers,revenue,revenue_share,prev_revenue,revenue_change\n\
+         Enterprise,1,1000.00,0.7142857142857143,0.00,\n\
+         SMB,1,250.50,0.17892857142857144,20.00,11.525\n\
+         Solo,1,100.00,0.07142857142857142,80.00,0.25\n\
+         Unknown,1,49.50,0.03535714285714286,0.00,\n"
     );
 
     let run: serde_json::Value = serde_json::from_str(&p.read(&format!("{RUN_DIR}/run.json"))).unwrap();
