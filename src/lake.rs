@@ -3,9 +3,9 @@
 
 use crate::contract;
 use datafusion::arrow::datatypes::DataType;
+use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
-use datafusion::datasource::file_format::FileFormat;
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::SessionConfig;
 use object_store::ObjectStore;
@@ -77,21 +77,15 @@ pub fn open(spec: &str, base: &Path) -> Result<Lake, LakeError> {
         url.set_path(&format!("{}/", url.path()));
     }
     let store: Arc<dyn ObjectStore> = match url.scheme() {
-        "s3" | "s3a" => Arc::new(
-            object_store::aws::AmazonS3Builder::from_env().with_url(url.as_str()).build().map_err(|e| bad(e.to_string()))?,
-        ),
+        "s3" | "s3a" => {
+            Arc::new(object_store::aws::AmazonS3Builder::from_env().with_url(url.as_str()).build().map_err(|e| bad(e.to_string()))?)
+        }
         "gs" => Arc::new(
-            object_store::gcp::GoogleCloudStorageBuilder::from_env()
-                .with_url(url.as_str())
-                .build()
-                .map_err(|e| bad(e.to_string()))?,
+            object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(url.as_str()).build().map_err(|e| bad(e.to_string()))?,
         ),
-        "az" | "abfs" | "abfss" => Arc::new(
-            object_store::azure::MicrosoftAzureBuilder::from_env()
-                .with_url(url.as_str())
-                .build()
-                .map_err(|e| bad(e.to_string()))?,
-        ),
+        "az" | "abfs" | "abfss" => {
+            Arc::new(object_store::azure::MicrosoftAzureBuilder::from_env().with_url(url.as_str()).build().map_err(|e| bad(e.to_string()))?)
+        }
         "http" | "https" => Arc::new(
             object_store::http::HttpBuilder::new().with_url(url.origin().ascii_serialization()).build().map_err(|e| bad(e.to_string()))?,
         ),
@@ -114,11 +108,7 @@ impl Lake {
     /// The tables: the folders directly under the root (not starting with `_` or `.`).
     pub async fn tables(&self) -> Result<Vec<String>, LakeError> {
         let prefix = (!self.prefix.as_ref().is_empty()).then_some(&self.prefix);
-        let listing = self
-            .store
-            .list_with_delimiter(prefix)
-            .await
-            .map_err(|source| LakeError::List { url: self.shown.clone(), source })?;
+        let listing = self.store.list_with_delimiter(prefix).await.map_err(|source| LakeError::List { url: self.shown.clone(), source })?;
         let mut names: Vec<String> = listing
             .common_prefixes
             .iter()

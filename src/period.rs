@@ -164,9 +164,7 @@ pub fn parse_as_of(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
             return Ok(local_instant(d, tz));
         }
     }
-    Err(format!(
-        "`{text}` is not a date or time; use `2026-11-23`, `2026-11-23T07:00` (in the job's time zone) or `2026-11-23T06:00:00Z`"
-    ))
+    Err(format!("`{text}` is not a date or time; use `2026-11-23`, `2026-11-23T07:00` (in the job's time zone) or `2026-11-23T06:00:00Z`"))
 }
 
 fn first_of_month(year: i32, month: u32) -> NaiveDate {

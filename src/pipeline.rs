@@ -77,7 +77,8 @@ pub fn params(job: &Job, period: &Period, as_of: DateTime<Utc>) -> Params {
     let tz = job.tz;
     let prev = period.prev();
     let ts = |t: DateTime<Utc>| ScalarValue::TimestampMicrosecond(Some(t.timestamp_micros()), Some("UTC".into()));
-    let date = |d: chrono::NaiveDate| ScalarValue::Date32(Some((d - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32));
+    let date =
+        |d: chrono::NaiveDate| ScalarValue::Date32(Some((d - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32));
     let mut p = BTreeMap::new();
     p.insert("period_start".into(), ts(period.start_instant(tz)));
     p.insert("period_end".into(), ts(period.end_instant(tz)));
@@ -179,7 +180,9 @@ pub async fn run(project: &Project, job: &Job, opts: &RunOptions) -> Result<Repo
         Ok(report) => {
             record.outcome = if report.sent { "sent".into() } else { "dry-run".into() };
             record.smtp_reply = report.smtp_reply.clone();
-            record.write(&dir).map_err(|source| Failure { error: RunError::Archive { path: dir.join("run.json"), source }, dir: Some(dir.clone()) })?;
+            record
+                .write(&dir)
+                .map_err(|source| Failure { error: RunError::Archive { path: dir.join("run.json"), source }, dir: Some(dir.clone()) })?;
             tracing::info!(outcome = %record.outcome, "run finished");
             Ok(report)
         }
@@ -193,7 +196,14 @@ pub async fn run(project: &Project, job: &Job, opts: &RunOptions) -> Result<Repo
     }
 }
 
-async fn stages(project: &Project, job: &Job, opts: &RunOptions, period: &Period, dir: &std::path::Path, record: &mut RunRecord) -> Result<Report, RunError> {
+async fn stages(
+    project: &Project,
+    job: &Job,
+    opts: &RunOptions,
+    period: &Period,
+    dir: &std::path::Path,
+    record: &mut RunRecord,
+) -> Result<Report, RunError> {
     let config = &project.config;
     // Everything that can be checked before touching the lake is checked first.
     let templates = Templates::load(&project.templates_dir, &project.root, config.strict).map_err(|ps| RenderError::Problems(ps))?;
@@ -219,13 +229,19 @@ async fn stages(project: &Project, job: &Job, opts: &RunOptions, period: &Period
     record.queries = graph
         .order
         .iter()
-        .map(|n| QueryRecord { name: n.clone(), file: project.queries[n].file.display().to_string(), rows: results[n].rows, millis: results[n].elapsed.as_millis() })
+        .map(|n| QueryRecord {
+            name: n.clone(),
+            file: project.queries[n].file.display().to_string(),
+            rows: results[n].rows,
+            millis: results[n].elapsed.as_millis(),
+        })
         .collect();
 
     let data = template_data(job, period, opts.as_of, &results);
     let rendered = templates.report(&job.template, &job.subject, &job.file, &data)?;
 
-    let (to, cc, bcc): (&[Mailbox], &[Mailbox], &[Mailbox]) = if opts.to.is_empty() { (&job.to, &job.cc, &job.bcc) } else { (&opts.to, &[], &[]) };
+    let (to, cc, bcc): (&[Mailbox], &[Mailbox], &[Mailbox]) =
+        if opts.to.is_empty() { (&job.to, &job.cc, &job.bcc) } else { (&opts.to, &[], &[]) };
     let mut attachments = Vec::new();
     for a in &job.attach {
         let csv = results::to_csv(&results[a]).map_err(|e| DeliverError::Build(format!("cannot write {a}.csv: {e}")))?;
@@ -333,7 +349,10 @@ pub async fn check(project: &Project, job: &Job, templates: &Templates) -> Vec<c
         for name in &graph.order {
             if let Ok(Some(t)) = ctx.table_provider(name.as_str()).await.map(Some) {
                 let schema = t.schema();
-                results.insert(name.clone(), QueryResult { name: name.clone(), schema, batches: Vec::new(), rows: 0, elapsed: Default::default() });
+                results.insert(
+                    name.clone(),
+                    QueryResult { name: name.clone(), schema, batches: Vec::new(), rows: 0, elapsed: Default::default() },
+                );
             }
         }
         let data = template_data(job, &period, as_of, &results);

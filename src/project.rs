@@ -75,7 +75,10 @@ pub fn load(root: &Path, env: &BTreeMap<String, String>) -> Result<Project, Vec<
     for (name, path) in files_with_suffix(&root.join("queries"), ".sql") {
         let file = shown(root, &path);
         if !is_identifier(&name) {
-            problems.push(Problem::new(file, format!("`{name}` cannot name a query: use lowercase letters, digits and `_` so SQL can refer to it as a table")));
+            problems.push(Problem::new(
+                file,
+                format!("`{name}` cannot name a query: use lowercase letters, digits and `_` so SQL can refer to it as a table"),
+            ));
             continue;
         }
         match std::fs::read_to_string(&path) {
@@ -98,7 +101,10 @@ pub fn load(root: &Path, env: &BTreeMap<String, String>) -> Result<Project, Vec<
         match job::load(&path, &file, &config, &known) {
             Ok(j) => {
                 if let Some(other) = jobs.iter().find(|o| o.name == j.name) {
-                    let p = Problem::new(file.clone(), format!("job name `{}` is also used by {}; names must be unique", j.name, other.file.display()));
+                    let p = Problem::new(
+                        file.clone(),
+                        format!("job name `{}` is also used by {}; names must be unique", j.name, other.file.display()),
+                    );
                     broken_jobs.insert(file, vec![p]);
                 } else {
                     jobs.push(j);

@@ -109,7 +109,11 @@ pub fn graph(
                     let in_lake = lake_tables.contains(&t);
                     if queries.contains_key(&t) {
                         if in_lake {
-                            problems.push(locate(q, &t, format!("`{t}` is both a lake table and queries/{t}.sql; rename the query so the name means one thing")));
+                            problems.push(locate(
+                                q,
+                                &t,
+                                format!("`{t}` is both a lake table and queries/{t}.sql; rename the query so the name means one thing"),
+                            ));
                         }
                         if t == name {
                             problems.push(locate(q, &t, format!("query `{t}` reads itself")));
@@ -153,7 +157,10 @@ pub fn graph(
         }
         Err(cycle) => {
             let first = &queries[&cycle[0]];
-            problems.push(Problem::new(first.file.clone(), format!("queries read each other in a cycle: {}; break it by moving the shared part into its own query", cycle.join(" → "))));
+            problems.push(Problem::new(
+                first.file.clone(),
+                format!("queries read each other in a cycle: {}; break it by moving the shared part into its own query", cycle.join(" → ")),
+            ));
             Vec::new()
         }
     };
@@ -253,7 +260,8 @@ async fn run_one(ctx: SessionContext, q: QueryFile, params: Arc<Params>) -> Resu
 }
 
 fn register_result(ctx: &SessionContext, q: &QueryFile, schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<(), Problem> {
-    let table = MemTable::try_new(schema, vec![batches]).map_err(|e| Problem::new(q.file.clone(), format!("cannot keep the result: {e}")))?;
+    let table =
+        MemTable::try_new(schema, vec![batches]).map_err(|e| Problem::new(q.file.clone(), format!("cannot keep the result: {e}")))?;
     let _ = ctx.deregister_table(q.name.as_str());
     ctx.register_table(q.name.as_str(), Arc::new(table))
         .map_err(|e| Problem::new(q.file.clone(), format!("cannot register the result as table `{}`: {e}", q.name)))?;

@@ -11,12 +11,7 @@ use serde_json::{Map, Value, json};
 /// A result as JSON: `{ "columns": [{name, type}], "rows": [{col: value}], "row_count": n }`.
 /// Dates are ISO strings, timestamps RFC 3339 in UTC, decimals exact strings, nulls null.
 pub fn to_json(r: &QueryResult) -> Value {
-    let columns: Vec<Value> = r
-        .schema
-        .fields()
-        .iter()
-        .map(|f| json!({ "name": f.name(), "type": type_name(f.data_type()) }))
-        .collect();
+    let columns: Vec<Value> = r.schema.fields().iter().map(|f| json!({ "name": f.name(), "type": type_name(f.data_type()) })).collect();
     json!({ "columns": columns, "rows": rows(&r.batches), "row_count": r.rows })
 }
 
@@ -108,7 +103,9 @@ fn values(a: &dyn Array) -> Vec<Value> {
         DataType::List(_) | DataType::LargeList(_) => {
             let plain = datafusion::arrow::compute::cast(a, &DataType::new_list(list_item(a.data_type()), true)).ok();
             match plain.as_ref().and_then(|p| p.as_any().downcast_ref::<ListArray>()) {
-                Some(l) => (0..l.len()).map(|i| if l.is_null(i) { Value::Null } else { Value::Array(values(l.value(i).as_ref())) }).collect(),
+                Some(l) => {
+                    (0..l.len()).map(|i| if l.is_null(i) { Value::Null } else { Value::Array(values(l.value(i).as_ref())) }).collect()
+                }
                 None => display(a),
             }
         }

@@ -33,7 +33,13 @@ pub struct SizeArgs {
 
 impl SizeArgs {
     pub fn options(&self, out: PathBuf) -> Options {
-        Options { out, customers: self.customers, seed: self.seed, until: self.until.unwrap_or_else(|| chrono::Utc::now().date_naive()), years: self.years }
+        Options {
+            out,
+            customers: self.customers,
+            seed: self.seed,
+            until: self.until.unwrap_or_else(|| chrono::Utc::now().date_naive()),
+            years: self.years,
+        }
     }
 }
 
@@ -41,7 +47,11 @@ impl SizeArgs {
 pub fn generate(o: &Options) -> anyhow::Result<sample::Summary> {
     let months = (o.years * 12 + 1) as u64;
     let bar = indicatif::ProgressBar::new(months);
-    bar.set_style(indicatif::ProgressStyle::with_template("{spinner} generating {msg} [{bar:30}] {pos}/{len} months").expect("template").progress_chars("=> "));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} generating {msg} [{bar:30}] {pos}/{len} months")
+            .expect("template")
+            .progress_chars("=> "),
+    );
     if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }

@@ -81,12 +81,18 @@ pub async fn run(root: &Path, a: QueryArgs) -> anyhow::Result<u8> {
         },
         None => None,
     };
-    let lake_spec = a.lake.clone().or_else(|| job.as_ref().map(|j| j.lake.clone())).or_else(|| project.config.lake_override.clone()).or_else(|| project.config.lake.clone());
+    let lake_spec = a
+        .lake
+        .clone()
+        .or_else(|| job.as_ref().map(|j| j.lake.clone()))
+        .or_else(|| project.config.lake_override.clone())
+        .or_else(|| project.config.lake.clone());
     let Some(lake_spec) = lake_spec else {
         eprintln!("error: which lake? pass --lake PATH_OR_URL, or set `[defaults] lake` in pareto.toml");
         return Ok(exit::USAGE);
     };
-    let tz: chrono_tz::Tz = job.as_ref().map(|j| j.tz).or_else(|| project.config.timezone.as_ref().and_then(|t| t.parse().ok())).unwrap_or(chrono_tz::UTC);
+    let tz: chrono_tz::Tz =
+        job.as_ref().map(|j| j.tz).or_else(|| project.config.timezone.as_ref().and_then(|t| t.parse().ok())).unwrap_or(chrono_tz::UTC);
     let as_of = match &a.as_of {
         Some(t) => match pareto::period::parse_as_of(t, tz) {
             Ok(t) => t,
@@ -149,7 +155,11 @@ pub async fn run(root: &Path, a: QueryArgs) -> anyhow::Result<u8> {
                 shown_batches.push(datafusion::arrow::record_batch::RecordBatch::new_empty(r.schema.clone()));
             }
             println!("{}", results::to_pretty(&shown_batches));
-            let more = if r.rows > a.max_rows { format!(" (showing {}; use --max-rows or --format csv for all)", a.max_rows) } else { String::new() };
+            let more = if r.rows > a.max_rows {
+                format!(" (showing {}; use --max-rows or --format csv for all)", a.max_rows)
+            } else {
+                String::new()
+            };
             println!("{} row(s) in {} ms{more}", r.rows, r.elapsed.as_millis());
         }
         Format::Csv => {

@@ -69,7 +69,10 @@ pub async fn run(root: &Path, a: RunArgs) -> anyhow::Result<u8> {
         Err(f) => {
             eprintln!("error: job `{}` failed: {}", job.name, f.error);
             if let Some(d) = f.dir {
-                eprintln!("nothing was sent; the run is recorded in {}", pareto::problem::shown(&project.root, &d.join("run.json")).display());
+                eprintln!(
+                    "nothing was sent; the run is recorded in {}",
+                    pareto::problem::shown(&project.root, &d.join("run.json")).display()
+                );
             } else {
                 eprintln!("nothing was sent");
             }

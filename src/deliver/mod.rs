@@ -72,9 +72,9 @@ pub fn build(d: Draft) -> Result<Built, DeliverError> {
         alternative
     } else {
         let csv = ContentType::parse("text/csv; charset=utf-8").expect("valid content type");
-        d.attachments
-            .into_iter()
-            .fold(MultiPart::mixed().multipart(alternative), |m, (name, bytes)| m.singlepart(Attachment::new(name).body(bytes, csv.clone())))
+        d.attachments.into_iter().fold(MultiPart::mixed().multipart(alternative), |m, (name, bytes)| {
+            m.singlepart(Attachment::new(name).body(bytes, csv.clone()))
+        })
     };
     let message = b.multipart(body).map_err(|e| DeliverError::Build(e.to_string()))?;
     Ok(Built { bytes: message.formatted(), envelope: message.envelope().clone() })

@@ -18,7 +18,8 @@ pub async fn send(config: &Smtp, message: &Built) -> Result<String, DeliverError
             let mut params = TlsParameters::builder(config.host.clone());
             if let Some(ca) = &config.ca_file {
                 let pem = std::fs::read(ca).map_err(|e| fail(format!("cannot read `smtp.ca_file` {}: {e}", ca.display())))?;
-                let cert = Certificate::from_pem(&pem).map_err(|e| fail(format!("`smtp.ca_file` {} is not a PEM certificate: {e}", ca.display())))?;
+                let cert = Certificate::from_pem(&pem)
+                    .map_err(|e| fail(format!("`smtp.ca_file` {} is not a PEM certificate: {e}", ca.display())))?;
                 params = params.add_root_certificate(cert);
             }
             let params = params.build_rustls().map_err(|e| fail(format!("TLS set-up failed: {e}")))?;
@@ -26,7 +27,8 @@ pub async fn send(config: &Smtp, message: &Built) -> Result<String, DeliverError
         }
     };
     let timeout = Duration::from_secs(config.timeout_secs);
-    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.as_str()).port(config.port).tls(tls).timeout(Some(timeout));
+    let mut builder =
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.as_str()).port(config.port).tls(tls).timeout(Some(timeout));
     if let Some(user) = &config.user {
         let Some(password) = &config.password else {
             return Err(fail(format!("`smtp.user` is set but no password: set the environment variable {}", config.password_env)));

@@ -141,7 +141,9 @@ pub fn column_format(name: &str, type_name: &str) -> ColumnFormat {
     if numeric && ["change", "growth", "delta"].iter().any(|w| n == *w || n.ends_with(&format!("_{w}"))) {
         return ColumnFormat::Change;
     }
-    let ratio = ["share", "rate", "pct", "percent", "ratio", "retention", "nrr", "grr", "csat"].iter().any(|w| n == *w || n.ends_with(&format!("_{w}")) || n.starts_with(&format!("{w}_")));
+    let ratio = ["share", "rate", "pct", "percent", "ratio", "retention", "nrr", "grr", "csat"]
+        .iter()
+        .any(|w| n == *w || n.ends_with(&format!("_{w}")) || n.starts_with(&format!("{w}_")));
     let money = ["revenue", "amount", "mrr", "arr", "ltv", "aov", "arpa", "margin", "value", "spend", "price", "cost"]
         .iter()
         .any(|w| n == *w || n.ends_with(&format!("_{w}")) || n.starts_with(&format!("{w}_")));
@@ -181,7 +183,13 @@ pub fn cell(v: &Value, format: ColumnFormat, currency_code: &str, decimals: usiz
         ColumnFormat::Date => v.as_str().and_then(|s| date(s, if s.len() > 10 { "%Y-%m-%d %H:%M" } else { "%Y-%m-%d" })),
         ColumnFormat::Text => Some(match v {
             Value::String(s) => s.clone(),
-            Value::Bool(b) => if *b { "yes".into() } else { "no".into() },
+            Value::Bool(b) => {
+                if *b {
+                    "yes".into()
+                } else {
+                    "no".into()
+                }
+            }
             other => other.to_string(),
         }),
     }

@@ -120,7 +120,10 @@ fn delta_html(h: &Helper, _: &Handlebars, ctx: &Context, _: &mut RenderContext, 
                 Some(false) => DOWN,
                 None => FLAT,
             };
-            out.write(&format!("<span style=\"color:{colour};white-space:nowrap\">{marker}&nbsp;{}</span>", handlebars::html_escape(&text)))?;
+            out.write(&format!(
+                "<span style=\"color:{colour};white-space:nowrap\">{marker}&nbsp;{}</span>",
+                handlebars::html_escape(&text)
+            ))?;
         }
     }
     Ok(())
@@ -155,8 +158,10 @@ fn grid(h: &Helper, ctx: &Context) -> Result<Grid, RenderError> {
     let all_cols = result.get("columns").and_then(|c| c.as_array()).ok_or_else(bad)?;
     let rows = result.get("rows").and_then(|r| r.as_array()).ok_or_else(bad)?;
     let code = currency_code(h, ctx);
-    let wanted: Option<Vec<String>> =
-        h.hash_get("columns").and_then(|c| c.value().as_str()).map(|s| s.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect());
+    let wanted: Option<Vec<String>> = h
+        .hash_get("columns")
+        .and_then(|c| c.value().as_str())
+        .map(|s| s.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect());
     let mut columns = Vec::new();
     let described: Vec<(String, String)> = all_cols
         .iter()
@@ -179,7 +184,8 @@ fn grid(h: &Helper, ctx: &Context) -> Result<Grid, RenderError> {
     }
     let limit = h.hash_get("limit").and_then(|l| l.value().as_u64()).map(|l| l as usize).unwrap_or(usize::MAX);
     let shown_rows: Vec<&Value> = rows.iter().take(limit).collect();
-    let decimals: Vec<usize> = columns.iter().map(|(n, f)| format::column_decimals(*f, shown_rows.iter().filter_map(|r| r.get(n)))).collect();
+    let decimals: Vec<usize> =
+        columns.iter().map(|(n, f)| format::column_decimals(*f, shown_rows.iter().filter_map(|r| r.get(n)))).collect();
     let shown: Vec<Vec<String>> = shown_rows
         .iter()
         .map(|r| columns.iter().zip(&decimals).map(|((n, f), d)| format::cell(r.get(n).unwrap_or(&Value::Null), *f, &code, *d)).collect())

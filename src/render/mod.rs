@@ -273,10 +273,12 @@ fn describe(reason: &RenderErrorReason) -> String {
             "unknown helper `{h}`; pareto's helpers are {} (plus Handlebars' own: if, unless, each, with, lookup, eq, ne, gt, lt, and, or, not, len)",
             helpers::NAMES.join(", ")
         ),
-        RenderErrorReason::PartialNotFound(p) => format!("partial `{p}` not found: there is no templates/{p}.html.hbs, {p}.txt.hbs or {p}.hbs"),
-        RenderErrorReason::MissingVariable(Some(v)) => format!(
-            "`{v}` is not in the report's data (strict mode); check the query and column names, or guard it with {{{{#if}}}}"
-        ),
+        RenderErrorReason::PartialNotFound(p) => {
+            format!("partial `{p}` not found: there is no templates/{p}.html.hbs, {p}.txt.hbs or {p}.hbs")
+        }
+        RenderErrorReason::MissingVariable(Some(v)) => {
+            format!("`{v}` is not in the report's data (strict mode); check the query and column names, or guard it with {{{{#if}}}}")
+        }
         RenderErrorReason::MissingVariable(None) => "a value is missing from the report's data (strict mode)".to_string(),
         other => other.to_string(),
     }

@@ -8,7 +8,7 @@ mod tables;
 use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc};
 use rng::Rng;
 use std::path::{Path, PathBuf};
-use tables::{Customers, Csat, Nps, Orders, Subscriptions, Table, Tickets, Writer};
+use tables::{Csat, Customers, Nps, Orders, Subscriptions, Table, Tickets, Writer};
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -98,9 +98,14 @@ const INDUSTRIES: &[(&str, f64)] = &[
     ("Hospitality", 7.0),
 ];
 
-const NAME_A: &[&str] = &["North", "Blue", "Bright", "Green", "Silver", "Red", "Stone", "Clear", "Swift", "Oak", "Iron", "Sun", "Lake", "Peak", "True", "Nova"];
-const NAME_B: &[&str] = &["field", "harbor", "line", "works", "point", "bridge", "gate", "wave", "path", "forge", "leaf", "stack", "light", "ridge", "wood", "port"];
-const NAME_C: &[&str] = &["Labs", "Group", "Co", "Systems", "Studio", "Partners", "Trading", "Health", "Logistics", "Media", "Foods", "Analytics"];
+const NAME_A: &[&str] =
+    &["North", "Blue", "Bright", "Green", "Silver", "Red", "Stone", "Clear", "Swift", "Oak", "Iron", "Sun", "Lake", "Peak", "True", "Nova"];
+const NAME_B: &[&str] = &[
+    "field", "harbor", "line", "works", "point", "bridge", "gate", "wave", "path", "forge", "leaf", "stack", "light", "ridge", "wood",
+    "port",
+];
+const NAME_C: &[&str] =
+    &["Labs", "Group", "Co", "Systems", "Studio", "Partners", "Trading", "Health", "Logistics", "Media", "Foods", "Analytics"];
 
 const REASONS: &[(&str, f64)] = &[
     ("How-to question", 24.0),
@@ -119,7 +124,11 @@ fn month_start(d: NaiveDate) -> NaiveDate {
 }
 
 fn next_month(d: NaiveDate) -> NaiveDate {
-    if d.month() == 12 { NaiveDate::from_ymd_opt(d.year() + 1, 1, 1).unwrap() } else { NaiveDate::from_ymd_opt(d.year(), d.month() + 1, 1).unwrap() }
+    if d.month() == 12 {
+        NaiveDate::from_ymd_opt(d.year() + 1, 1, 1).unwrap()
+    } else {
+        NaiveDate::from_ymd_opt(d.year(), d.month() + 1, 1).unwrap()
+    }
 }
 
 fn micros(d: NaiveDate) -> i64 {
@@ -195,7 +204,8 @@ pub fn generate(o: &Options, mut progress: impl FnMut(NaiveDate)) -> Result<Summ
         let end = next_month(month).min(o.until);
         let (m0, m1) = (micros(month), micros(end));
         let days_in = (end - month).num_days().max(1);
-        let (mut ob, mut sb, mut tb, mut cb, mut nb) = (Orders::default(), Subscriptions::default(), Tickets::default(), Csat::default(), Nps::default());
+        let (mut ob, mut sb, mut tb, mut cb, mut nb) =
+            (Orders::default(), Subscriptions::default(), Tickets::default(), Csat::default(), Nps::default());
         for p in profiles.iter_mut() {
             if p.signup >= end {
                 continue;
@@ -232,7 +242,13 @@ pub fn generate(o: &Options, mut progress: impl FnMut(NaiveDate)) -> Result<Summ
             }
 
             // Orders: active customers order more; churned ones trickle.
-            let activity = if billed { 1.0 } else if month < first_bill { 0.6 } else { 0.08 };
+            let activity = if billed {
+                1.0
+            } else if month < first_bill {
+                0.6
+            } else {
+                0.08
+            };
             let lambda = 1.35 * p.value.powf(0.45) * seasonality(month.month()) * activity * days_in as f64 / 30.4;
             for _ in 0..r.poisson(lambda) {
                 let t = m0 + (r.f64() * (m1 - m0) as f64) as i64;
@@ -260,7 +276,13 @@ pub fn generate(o: &Options, mut progress: impl FnMut(NaiveDate)) -> Result<Summ
                 Size::Mid => 0.35,
                 Size::Enterprise => 0.8,
             };
-            let newness = if tenure_days < 90 { 1.8 } else if tenure_days < 365 { 1.1 } else { 0.9 };
+            let newness = if tenure_days < 90 {
+                1.8
+            } else if tenure_days < 365 {
+                1.1
+            } else {
+                0.9
+            };
             let t_lambda = size_rate * newness * if billed || month < first_bill { 1.0 } else { 0.2 } * days_in as f64 / 30.4;
             for _ in 0..r.poisson(t_lambda) {
                 let created = m0 + (r.f64() * (m1 - m0) as f64) as i64;
@@ -276,14 +298,32 @@ pub fn generate(o: &Options, mut progress: impl FnMut(NaiveDate)) -> Result<Summ
                     Size::Mid => 3.0,
                     Size::Smb => 6.0,
                     Size::Solo => 10.0,
-                } * if channel == "chat" { 0.15 } else if channel == "phone" { 0.05 } else { 1.0 };
+                } * if channel == "chat" {
+                    0.15
+                } else if channel == "phone" {
+                    0.05
+                } else {
+                    1.0
+                };
                 let reply_h = r.lognormal(reply_median, 0.9);
-                let complexity = if reason == "Bug report" || reason == "Integration" { 2.2 } else if reason == "How-to question" { 0.6 } else { 1.0 };
+                let complexity = if reason == "Bug report" || reason == "Integration" {
+                    2.2
+                } else if reason == "How-to question" {
+                    0.6
+                } else {
+                    1.0
+                };
                 let resolve_h = reply_h + r.lognormal(18.0 * complexity, 1.0);
                 let first_reply = created + (reply_h * HOUR as f64) as i64;
                 let mut solved = created + (resolve_h * HOUR as f64) as i64;
                 let first_reply = (first_reply < until_us && !r.chance(0.004)).then_some(first_reply);
-                let reopens = if r.chance(0.02) { 2 } else if r.chance(0.08) { 1 } else { 0 };
+                let reopens = if r.chance(0.02) {
+                    2
+                } else if r.chance(0.08) {
+                    1
+                } else {
+                    0
+                };
                 if reopens > 0 {
                     solved += (r.lognormal(30.0, 0.8) * HOUR as f64) as i64;
                 }
@@ -293,11 +333,19 @@ pub fn generate(o: &Options, mut progress: impl FnMut(NaiveDate)) -> Result<Summ
                 let open = first_reply.is_none() || solved >= until_us;
                 let status = if open { if first_reply.is_none() { "new" } else { "pending" } } else { "solved" };
                 let resolution = (!open).then(|| {
-                    *r.weighted(&[("agent", 50.0), ("self-service", 18.0), ("bug fix", 12.0), ("workaround", 8.0), ("refund", 5.0), ("duplicate", 7.0)])
+                    *r.weighted(&[
+                        ("agent", 50.0),
+                        ("self-service", 18.0),
+                        ("bug fix", 12.0),
+                        ("workaround", 8.0),
+                        ("refund", 5.0),
+                        ("duplicate", 7.0),
+                    ])
                 });
                 let agent_replies = if open { r.poisson(0.8) as i32 } else { 1 + r.poisson(1.4 * complexity) as i32 };
                 let escalated = r.chance(if priority == "urgent" { 0.3 } else { 0.04 });
-                let sentiment = r.chance(0.7).then(|| (0.35 - 0.02 * reply_h.min(30.0) - 0.15 * reopens as f64 + 0.3 * r.normal()).clamp(-1.0, 1.0));
+                let sentiment =
+                    r.chance(0.7).then(|| (0.35 - 0.02 * reply_h.min(30.0) - 0.15 * reopens as f64 + 0.3 * r.normal()).clamp(-1.0, 1.0));
                 let customer = if r.chance(0.001) { 99_000_000 + p.id } else { p.id }; // orphan: dirty
                 tb.push(tables::Ticket {
                     ticket_id,
@@ -380,7 +428,13 @@ fn write_customers(o: &Options, profiles: &[Profile], summary: &mut Summary) -> 
         let countries: Vec<(usize, f64)> = COUNTRIES.iter().enumerate().map(|(i, c)| (i, c.3)).collect();
         let (code, region, cities, _) = COUNTRIES[*r.weighted(&countries)];
         // Non-standard country values, as real CRMs have them.
-        let country = if r.chance(0.01) { code.to_lowercase() } else if r.chance(0.005) { format!("{code} ") } else { code.to_string() };
+        let country = if r.chance(0.01) {
+            code.to_lowercase()
+        } else if r.chance(0.005) {
+            format!("{code} ")
+        } else {
+            code.to_string()
+        };
         let city = r.pick(cities).to_string();
         let industry = *r.weighted(INDUSTRIES);
         let employees = match p.size {
@@ -393,7 +447,19 @@ fn write_customers(o: &Options, profiles: &[Profile], summary: &mut Summary) -> 
         let birth_year = r.chance(if p.size == Size::Solo { 0.6 } else { 0.2 }).then(|| r.range(1955, 2002) as i32);
         let strategic = if r.chance(0.1) { None } else { Some(r.chance(if p.size == Size::Enterprise { 0.35 } else { 0.03 })) };
         let referred_by = (p.id > 1010 && r.chance(0.15)).then(|| r.range(1001, p.id - 1));
-        batch.push(tables::Customer { customer_id: p.id, name, signup_date: p.signup, country, region, city, industry, employees, birth_year, strategic, referred_by });
+        batch.push(tables::Customer {
+            customer_id: p.id,
+            name,
+            signup_date: p.signup,
+            country,
+            region,
+            city,
+            industry,
+            employees,
+            birth_year,
+            strategic,
+            referred_by,
+        });
         if batch.len() >= 100_000 {
             summary.customers += batch.len() as u64;
             w.append(0, std::mem::take(&mut batch))?;

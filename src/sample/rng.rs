@@ -109,14 +109,18 @@ mod tests {
 
     #[test]
     fn same_key_same_stream() {
-        let a: Vec<u64> = (0..3).map({
-            let mut r = Rng::new(42, &[1, 2]);
-            move |_| r.next_u64()
-        }).collect();
-        let b: Vec<u64> = (0..3).map({
-            let mut r = Rng::new(42, &[1, 2]);
-            move |_| r.next_u64()
-        }).collect();
+        let a: Vec<u64> = (0..3)
+            .map({
+                let mut r = Rng::new(42, &[1, 2]);
+                move |_| r.next_u64()
+            })
+            .collect();
+        let b: Vec<u64> = (0..3)
+            .map({
+                let mut r = Rng::new(42, &[1, 2]);
+                move |_| r.next_u64()
+            })
+            .collect();
         let c = Rng::new(42, &[2, 1]).next_u64();
         assert_eq!(a, b);
         assert_ne!(a[0], c);

@@ -3,7 +3,9 @@
 
 use super::GenerateError;
 use chrono::NaiveDate;
-use datafusion::arrow::array::{ArrayRef, BooleanArray, Date32Array, Decimal128Array, Float64Array, Int32Array, Int64Array, StringArray, TimestampMicrosecondArray};
+use datafusion::arrow::array::{
+    ArrayRef, BooleanArray, Date32Array, Decimal128Array, Float64Array, Int32Array, Int64Array, StringArray, TimestampMicrosecondArray,
+};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
@@ -345,8 +347,10 @@ impl<T: Table> Writer<T> {
             let name = if year == 0 { format!("{}.parquet", self.table) } else { format!("{}-{year}.parquet", self.table) };
             let path = self.dir.join(name);
             let file = File::create(&path).map_err(|source| GenerateError::Io { path: path.clone(), source })?;
-            let props = WriterProperties::builder().set_max_row_group_row_count(Some(1_000_000)).set_compression(Compression::SNAPPY).build();
-            let w = ArrowWriter::try_new(file, T::schema(), Some(props)).map_err(|e| GenerateError::Parquet { path: path.clone(), message: e.to_string() })?;
+            let props =
+                WriterProperties::builder().set_max_row_group_row_count(Some(1_000_000)).set_compression(Compression::SNAPPY).build();
+            let w = ArrowWriter::try_new(file, T::schema(), Some(props))
+                .map_err(|e| GenerateError::Parquet { path: path.clone(), message: e.to_string() })?;
             self.open = Some((year, path, w));
         }
         let (_, path, w) = self.open.as_mut().expect("opened above");

@@ -97,8 +97,7 @@ pub const BUILTIN_PARAMS: &[&str] = &[
 
 /// Parse and check one job file. `shown` is the path to print (relative to the project root).
 pub fn load(path: &Path, shown: &Path, config: &Config, known: &Known) -> Result<Job, Vec<Problem>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| vec![Problem::new(shown.to_path_buf(), format!("cannot read: {e}"))])?;
+    let text = std::fs::read_to_string(path).map_err(|e| vec![Problem::new(shown.to_path_buf(), format!("cannot read: {e}"))])?;
     let raw: RawJob = toml::from_str(&text).map_err(|e| vec![toml_problem(shown, &text, &e)])?;
     check(raw, &text, shown, config, known)
 }
@@ -109,7 +108,10 @@ fn check(raw: RawJob, text: &str, shown: &Path, config: &Config, known: &Known) 
 
     let name = raw.name.get_ref().clone();
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        problems.push(at(raw.name.span(), format!("`name`: `{name}` may hold only letters, digits, `-` and `_` (it names the archive folder)")));
+        problems.push(at(
+            raw.name.span(),
+            format!("`name`: `{name}` may hold only letters, digits, `-` and `_` (it names the archive folder)"),
+        ));
     }
 
     let schedule = raw.schedule.get_ref().clone();
@@ -126,7 +128,10 @@ fn check(raw: RawJob, text: &str, shown: &Path, config: &Config, known: &Known) 
         Ok(tz) => Some(tz),
         Err(_) => {
             let span = raw.timezone.as_ref().map(|t| t.span()).unwrap_or(0..0);
-            problems.push(at(span, format!("`timezone`: `{tz_text}` is not an IANA time zone name such as `Europe/Amsterdam` or `America/New_York`")));
+            problems.push(at(
+                span,
+                format!("`timezone`: `{tz_text}` is not an IANA time zone name such as `Europe/Amsterdam` or `America/New_York`"),
+            ));
             None
         }
     };
@@ -136,7 +141,10 @@ fn check(raw: RawJob, text: &str, shown: &Path, config: &Config, known: &Known) 
         (None, Some(l), _) => l.get_ref().clone(),
         (None, None, Some(l)) => l.clone(),
         (None, None, None) => {
-            problems.push(Problem::new(shown.to_path_buf(), "no `lake`: set `lake = \"path/or/url\"` in the job or `[defaults] lake` in pareto.toml"));
+            problems.push(Problem::new(
+                shown.to_path_buf(),
+                "no `lake`: set `lake = \"path/or/url\"` in the job or `[defaults] lake` in pareto.toml",
+            ));
             String::new()
         }
     };
@@ -158,7 +166,10 @@ fn check(raw: RawJob, text: &str, shown: &Path, config: &Config, known: &Known) 
 
     let template = raw.template.get_ref().trim_end_matches(".hbs").trim_end_matches(".html").to_string();
     if !known.templates.contains(&template) {
-        problems.push(at(raw.template.span(), format!("`template`: there is no templates/{template}.html.hbs{}", suggest(&template, known.templates))));
+        problems.push(at(
+            raw.template.span(),
+            format!("`template`: there is no templates/{template}.html.hbs{}", suggest(&template, known.templates)),
+        ));
     }
 
     let subject = raw.subject.get_ref().clone();
@@ -171,7 +182,13 @@ fn check(raw: RawJob, text: &str, shown: &Path, config: &Config, known: &Known) 
             .filter_map(|a| match a.get_ref().parse::<Mailbox>() {
                 Ok(m) => Some(m),
                 Err(e) => {
-                    problems.push(at(a.span(), format!("`{key}`: `{}` is not an email address ({e}); write `name@example.com` or `Name <name@example.com>`", a.get_ref())));
+                    problems.push(at(
+                        a.span(),
+                        format!(
+                            "`{key}`: `{}` is not an email address ({e}); write `name@example.com` or `Name <name@example.com>`",
+                            a.get_ref()
+                        ),
+                    ));
                     None
                 }
             })
@@ -221,7 +238,10 @@ fn check(raw: RawJob, text: &str, shown: &Path, config: &Config, known: &Known) 
                 }
             }
             other => {
-                problems.push(at(v.span(), format!("`params.{k}`: a {} cannot be a query parameter; use a number, string, boolean or date", other.type_str())));
+                problems.push(at(
+                    v.span(),
+                    format!("`params.{k}`: a {} cannot be a query parameter; use a number, string, boolean or date", other.type_str()),
+                ));
                 continue;
             }
         };

@@ -20,7 +20,8 @@ subject = "Totals {{period.label}}"
 to = ["team@example.com"]
 "#;
 
-const TOTALS: &str = "SELECT COUNT(*) AS orders, SUM(amount) AS revenue\nFROM orders\nWHERE ordered_at >= $period_start AND ordered_at < $period_end\n";
+const TOTALS: &str =
+    "SELECT COUNT(*) AS orders, SUM(amount) AS revenue\nFROM orders\nWHERE ordered_at >= $period_start AND ordered_at < $period_end\n";
 
 /// A one-query project on the hand-made lake, pointed at a real SMTP server.
 fn mini(server: &SmtpServer) -> TestProject {
@@ -63,7 +64,12 @@ fn missing_lake_folder() {
     let server = SmtpServer::start(Options::default());
     let p = mini(&server);
     p.file("jobs/daily.toml", &format!("{JOB}lake = \"nowhere\"\n"));
-    fails(&run(&p), &server, 1, "error: job `daily` failed: lake folder `nowhere` does not exist; create it (`pareto generate --out nowhere` writes a sample lake) or fix the job's `lake`");
+    fails(
+        &run(&p),
+        &server,
+        1,
+        "error: job `daily` failed: lake folder `nowhere` does not exist; create it (`pareto generate --out nowhere` writes a sample lake) or fix the job's `lake`",
+    );
 }
 
 #[test]
@@ -89,7 +95,8 @@ fn truncated_parquet_file_is_named() {
     let out = run(&p);
     fails(&out, &server, 1, out.stderr.lines().next().unwrap_or_default());
     assert!(
-        out.stderr.starts_with("error: job `daily` failed: lake table `orders`: `lake/orders/part-1.parquet` is not a readable Parquet file ("),
+        out.stderr
+            .starts_with("error: job `daily` failed: lake table `orders`: `lake/orders/part-1.parquet` is not a readable Parquet file ("),
         "{}",
         out.stderr
     );
@@ -104,7 +111,8 @@ fn a_file_that_is_not_parquet_is_named() {
     let out = run(&p);
     out.expect(1);
     assert!(
-        out.stderr.starts_with("error: job `daily` failed: lake table `orders`: `lake/orders/notes.parquet` is not a readable Parquet file ("),
+        out.stderr
+            .starts_with("error: job `daily` failed: lake table `orders`: `lake/orders/notes.parquet` is not a readable Parquet file ("),
         "{}",
         out.stderr
     );
@@ -113,7 +121,11 @@ fn a_file_that_is_not_parquet_is_named() {
 
 fn orders_with(amount: (&str, DataType, ArrayRef)) -> RecordBatch {
     let ts = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
-    let mut fields = vec![Field::new("order_id", DataType::Int64, false), Field::new("customer_id", DataType::Int64, false), Field::new("ordered_at", ts, false)];
+    let mut fields = vec![
+        Field::new("order_id", DataType::Int64, false),
+        Field::new("customer_id", DataType::Int64, false),
+        Field::new("ordered_at", ts, false),
+    ];
     let mut cols: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from(vec![1])),
         Arc::new(Int64Array::from(vec![1])),
@@ -159,7 +171,12 @@ fn sql_syntax_error_names_line_and_column() {
     let server = SmtpServer::start(Options::default());
     let p = mini(&server);
     p.file("queries/totals.sql", "SELECT COUNT(*) AS orders,\n       SUM(amount) AS revenue\nFROM orders\nWHERE ordered_at >= $period_start AND AND ordered_at < $period_end\n");
-    fails(&run(&p), &server, 1, "error: job `daily` failed: queries/totals.sql:4:43: SQL syntax error: Expected: end of statement, found: ordered_at");
+    fails(
+        &run(&p),
+        &server,
+        1,
+        "error: job `daily` failed: queries/totals.sql:4:43: SQL syntax error: Expected: end of statement, found: ordered_at",
+    );
 }
 
 #[test]
@@ -275,7 +292,12 @@ fn an_invalid_address_names_file_and_line() {
     let server = SmtpServer::start(Options::default());
     let p = mini(&server);
     p.file("jobs/daily.toml", &JOB.replace("to = [\"team@example.com\"]", "to = [\"team@example.com\", \"not an address\"]"));
-    fails(&run(&p), &server, 2, "error: jobs/daily.toml:9:27: `to`: `not an address` is not an email address (Invalid input); write `name@example.com` or `Name <name@example.com>`");
+    fails(
+        &run(&p),
+        &server,
+        2,
+        "error: jobs/daily.toml:9:27: `to`: `not an address` is not an email address (Invalid input); write `name@example.com` or `Name <name@example.com>`",
+    );
 }
 
 #[test]
@@ -295,9 +317,19 @@ fn a_bad_period_and_time_zone() {
     p.file("jobs/daily.toml", &JOB.replace("period = \"day\"", "period = \"fortnight\""));
     let out = run(&p);
     fails(&out, &server, 2, out.stderr.lines().next().unwrap_or_default());
-    assert!(out.stderr.starts_with("error: jobs/daily.toml:5:10: unknown variant `fortnight`, expected one of `day`, `week`, `month`, `quarter`"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with("error: jobs/daily.toml:5:10: unknown variant `fortnight`, expected one of `day`, `week`, `month`, `quarter`"),
+        "{}",
+        out.stderr
+    );
     p.file("jobs/daily.toml", &JOB.replace("Europe/Amsterdam", "Europe/Amsterdamm"));
-    fails(&run(&p), &server, 2, "error: jobs/daily.toml:4:12: `timezone`: `Europe/Amsterdamm` is not an IANA time zone name such as `Europe/Amsterdam` or `America/New_York`");
+    fails(
+        &run(&p),
+        &server,
+        2,
+        "error: jobs/daily.toml:4:12: `timezone`: `Europe/Amsterdamm` is not an IANA time zone name such as `Europe/Amsterdam` or `America/New_York`",
+    );
 }
 
 #[test]
@@ -313,7 +345,12 @@ fn a_bad_as_of() {
     let server = SmtpServer::start(Options::default());
     let p = mini(&server);
     let out = p.run(&["run", "daily", "--as-of", "yesterday"]);
-    fails(&out, &server, 2, "error: --as-of: `yesterday` is not a date or time; use `2026-11-23`, `2026-11-23T07:00` (in the job's time zone) or `2026-11-23T06:00:00Z`");
+    fails(
+        &out,
+        &server,
+        2,
+        "error: --as-of: `yesterday` is not a date or time; use `2026-11-23`, `2026-11-23T07:00` (in the job's time zone) or `2026-11-23T06:00:00Z`",
+    );
 }
 
 #[test]
@@ -321,5 +358,10 @@ fn no_sender_configured() {
     let server = SmtpServer::start(Options::default());
     let p = mini(&server);
     p.file("pareto.toml", &config(server.port, "").replace("from = \"Pareto Reports <reports@example.com>\"\n", ""));
-    fails(&run(&p), &server, 2, "error: job `daily` failed: no sender: set `from = \"Reports <reports@example.com>\"` in pareto.toml or PARETO_FROM");
+    fails(
+        &run(&p),
+        &server,
+        2,
+        "error: job `daily` failed: no sender: set `from = \"Reports <reports@example.com>\"` in pareto.toml or PARETO_FROM",
+    );
 }

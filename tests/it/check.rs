@@ -51,7 +51,10 @@ templates/second.html.hbs:1:1: unknown helper `money`; pareto's helpers are numb
 fn check_plans_against_real_schemas_and_finds_template_mistakes() {
     let p = TestProject::bundled();
     lake::write(&p.root);
-    p.file("queries/top_customers.sql", &p.read("queries/top_customers.sql").replace("SUM(o.amount)  AS revenue", "SUM(o.amout)  AS revenue"));
+    p.file(
+        "queries/top_customers.sql",
+        &p.read("queries/top_customers.sql").replace("SUM(o.amount)  AS revenue", "SUM(o.amout)  AS revenue"),
+    );
     let out = p.run(&["check", "weekly-leadership"]);
     out.expect(2);
     assert!(out.stdout.lines().next().unwrap().starts_with("queries/top_customers.sql:"), "{}", out.stdout);
@@ -59,7 +62,10 @@ fn check_plans_against_real_schemas_and_finds_template_mistakes() {
 
     let p = TestProject::bundled();
     lake::write(&p.root);
-    p.file("templates/weekly-leadership.html.hbs", &p.read("templates/weekly-leadership.html.hbs").replace("{{table results.top_customers", "{{tabel results.top_customers"));
+    p.file(
+        "templates/weekly-leadership.html.hbs",
+        &p.read("templates/weekly-leadership.html.hbs").replace("{{table results.top_customers", "{{tabel results.top_customers"),
+    );
     let out = p.run(&["check"]);
     out.expect(2);
     assert!(out.stdout.contains("templates/weekly-leadership.html.hbs:"), "{}", out.stdout);

@@ -30,7 +30,16 @@ fn query_prints_a_table_and_binds_the_period() {
 fn query_reads_project_queries_as_tables_and_writes_csv() {
     let p = TestProject::bundled();
     lake::write(&p.root);
-    let out = p.run(&["query", "SELECT segment, revenue FROM revenue_by_size ORDER BY segment", "--job", "weekly-leadership", "--as-of", "2026-11-23", "--format", "csv"]);
+    let out = p.run(&[
+        "query",
+        "SELECT segment, revenue FROM revenue_by_size ORDER BY segment",
+        "--job",
+        "weekly-leadership",
+        "--as-of",
+        "2026-11-23",
+        "--format",
+        "csv",
+    ]);
     out.expect(0);
     assert_eq!(out.stdout, "segment,revenue\nEnterprise,1000.00\nSMB,250.50\nSolo,100.00\nUnknown,49.50\n");
 }
@@ -57,7 +66,14 @@ fn hive_partitions_become_columns_and_filter() {
         let b = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(rows)) as ArrayRef]).unwrap();
         write_parquet(&p.path(&format!("lake/events/year={year}/part-0.parquet")), &b);
     }
-    let out = p.run(&["query", "SELECT year, COUNT(*) AS rows, SUM(n) AS total FROM events WHERE year = '2026' GROUP BY year", "--lake", "lake", "--format", "csv"]);
+    let out = p.run(&[
+        "query",
+        "SELECT year, COUNT(*) AS rows, SUM(n) AS total FROM events WHERE year = '2026' GROUP BY year",
+        "--lake",
+        "lake",
+        "--format",
+        "csv",
+    ]);
     out.expect(0);
     assert_eq!(out.stdout, "year,rows,total\n2026,3,60\n");
 }
@@ -80,8 +96,17 @@ fn generate_is_deterministic_and_time_ordered() {
     let a = p.run(&[&args[..], &["--out", "a"]].concat());
     a.expect(0);
     p.run(&[&args[..], &["--out", "b"]].concat()).expect(0);
-    for table in ["customers/customers.parquet", "orders/orders-2026.parquet", "tickets/tickets-2025.parquet", "subscriptions/subscriptions-2026.parquet"] {
-        assert_eq!(std::fs::read(p.path(&format!("a/{table}"))).unwrap(), std::fs::read(p.path(&format!("b/{table}"))).unwrap(), "{table} differs");
+    for table in [
+        "customers/customers.parquet",
+        "orders/orders-2026.parquet",
+        "tickets/tickets-2025.parquet",
+        "subscriptions/subscriptions-2026.parquet",
+    ] {
+        assert_eq!(
+            std::fs::read(p.path(&format!("a/{table}"))).unwrap(),
+            std::fs::read(p.path(&format!("b/{table}"))).unwrap(),
+            "{table} differs"
+        );
     }
     assert!(a.stdout.starts_with("wrote a: 300 customers, "), "{}", a.stdout);
     // Orders are sorted by time within each file; every table has rows; the data is dirty in the
@@ -110,7 +135,11 @@ fn demo_writes_a_report_from_a_fresh_clone() {
     let out = p.run(&["demo", "--customers", "400", "--until", "2026-11-23"]);
     out.expect(0);
     let report = p.path("demo/archive/weekly-leadership/2026-W47/report.html");
-    assert!(out.stdout.contains(&format!("report for weekly-leadership (Mon 16 – Sun 22 Nov 2026): {}", report.display())), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&format!("report for weekly-leadership (Mon 16 – Sun 22 Nov 2026): {}", report.display())),
+        "{}",
+        out.stdout
+    );
     let html = std::fs::read_to_string(report).unwrap();
     for section in ["Weekly value report", "Revenue by company size", "Top customers", "Enterprise"] {
         assert!(html.contains(section), "{section}");

@@ -107,8 +107,12 @@ fn weekly_report_arrives_as_multipart_email_matching_the_archive() {
     assert_eq!(run["period_end"], "2026-11-22T23:00:00Z");
     assert_eq!(run["as_of"], "2026-11-23T06:00:00Z");
     assert_eq!(run["recipients"], serde_json::json!(["leadership@example.com"]));
-    let rows: Vec<(String, u64)> = run["queries"].as_array().unwrap().iter().map(|q| (q["name"].as_str().unwrap().to_string(), q["rows"].as_u64().unwrap())).collect();
-    assert_eq!(rows, vec![("customer_facts".into(), 4), ("headline".into(), 1), ("revenue_by_size".into(), 4), ("top_customers".into(), 4)]);
+    let rows: Vec<(String, u64)> =
+        run["queries"].as_array().unwrap().iter().map(|q| (q["name"].as_str().unwrap().to_string(), q["rows"].as_u64().unwrap())).collect();
+    assert_eq!(
+        rows,
+        vec![("customer_facts".into(), 4), ("headline".into(), 1), ("revenue_by_size".into(), 4), ("top_customers".into(), 4)]
+    );
     assert!(run["smtp_reply"].as_str().unwrap().starts_with("250 "));
 }
 
@@ -144,7 +148,12 @@ fn wrong_password_is_refused_and_nothing_is_sent() {
     p.env("PARETO_SMTP_PASSWORD", "wrong");
     let out = p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23"]);
     out.expect(4);
-    assert!(out.stderr.contains(&format!("error: job `weekly-leadership` failed: SMTP server 127.0.0.1:{}: permanent error (535)", server.port)), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains(&format!("error: job `weekly-leadership` failed: SMTP server 127.0.0.1:{}: permanent error (535)", server.port)),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("check `smtp.user` and the password variable"), "{}", out.stderr);
     assert!(server.received().is_empty());
     let run: serde_json::Value = serde_json::from_str(&p.read(&format!("{RUN_DIR}/run.json"))).unwrap();
@@ -181,7 +190,10 @@ fn dry_run_archives_everything_and_sends_nothing() {
 fn to_flag_sends_only_to_that_address() {
     let server = SmtpServer::start(Options::default());
     let p = project_for(&server, "");
-    p.file("jobs/weekly-leadership.toml", &p.read("jobs/weekly-leadership.toml").replace("to = [", "cc = [\"cfo@example.com\"]\nbcc = [\"audit@example.com\"]\nto = ["));
+    p.file(
+        "jobs/weekly-leadership.toml",
+        &p.read("jobs/weekly-leadership.toml").replace("to = [", "cc = [\"cfo@example.com\"]\nbcc = [\"audit@example.com\"]\nto = ["),
+    );
     p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23", "--to", "me@example.com"]).expect(0);
     let got = server.received();
     assert_eq!(got.len(), 1);
@@ -195,7 +207,10 @@ fn to_flag_sends_only_to_that_address() {
 fn cc_and_bcc_receive_without_bcc_in_the_headers() {
     let server = SmtpServer::start(Options::default());
     let p = project_for(&server, "");
-    p.file("jobs/weekly-leadership.toml", &p.read("jobs/weekly-leadership.toml").replace("to = [", "cc = [\"cfo@example.com\"]\nbcc = [\"audit@example.com\"]\nto = ["));
+    p.file(
+        "jobs/weekly-leadership.toml",
+        &p.read("jobs/weekly-leadership.toml").replace("to = [", "cc = [\"cfo@example.com\"]\nbcc = [\"audit@example.com\"]\nto = ["),
+    );
     p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23"]).expect(0);
     let got = server.received();
     assert_eq!(got.len(), 1);

@@ -30,7 +30,10 @@ fn a_job_reads_its_lake_from_s3() {
     for (k, v) in moto.env() {
         p.env(&k, &v);
     }
-    p.file("jobs/weekly-leadership.toml", &p.read("jobs/weekly-leadership.toml").replace("period = \"week\"", "period = \"week\"\nlake = \"s3://lake/prod\""));
+    p.file(
+        "jobs/weekly-leadership.toml",
+        &p.read("jobs/weekly-leadership.toml").replace("period = \"week\"", "period = \"week\"\nlake = \"s3://lake/prod\""),
+    );
     let out = p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23", "--dry-run"]);
     out.expect(0);
     let headline: serde_json::Value = serde_json::from_str(&p.read("archive/weekly-leadership/2026-W47/results/headline.json")).unwrap();
@@ -40,5 +43,9 @@ fn a_job_reads_its_lake_from_s3() {
     // A table the bucket lacks is reported against the S3 lake.
     let out = p.run(&["query", "SELECT * FROM tickets", "--lake", "s3://lake/prod"]);
     out.expect(1);
-    assert!(out.stderr.contains("table `tickets` is neither a table in the lake `s3://lake/prod` nor a query in queries/"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("table `tickets` is neither a table in the lake `s3://lake/prod` nor a query in queries/"),
+        "{}",
+        out.stderr
+    );
 }

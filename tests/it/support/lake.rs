@@ -13,7 +13,9 @@
 //! W47: revenue 1400.00, 4 orders, 4 active customers, AOV 350.00, 1 new customer (Initech).
 //! W46: revenue 100.00, 2 orders, 2 active customers, AOV 50.00, 1 new customer (Umbrella).
 
-use datafusion::arrow::array::{ArrayRef, BooleanArray, Date32Array, Decimal128Array, Int32Array, Int64Array, StringArray, TimestampMicrosecondArray};
+use datafusion::arrow::array::{
+    ArrayRef, BooleanArray, Date32Array, Decimal128Array, Int32Array, Int64Array, StringArray, TimestampMicrosecondArray,
+};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;

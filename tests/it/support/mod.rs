@@ -101,14 +101,28 @@ impl TestProject {
     pub fn run(&self, args: &[&str]) -> Out {
         let mut cmd = Command::new(BIN);
         cmd.args(args).current_dir(&self.root).env_remove("PARETO_LOG");
-        for k in ["PARETO_SMTP_HOST", "PARETO_SMTP_PORT", "PARETO_SMTP_TLS", "PARETO_SMTP_USER", "PARETO_SMTP_PASSWORD", "PARETO_FROM", "PARETO_LAKE", "PARETO_ARCHIVE", "PARETO_PROJECT"] {
+        for k in [
+            "PARETO_SMTP_HOST",
+            "PARETO_SMTP_PORT",
+            "PARETO_SMTP_TLS",
+            "PARETO_SMTP_USER",
+            "PARETO_SMTP_PASSWORD",
+            "PARETO_FROM",
+            "PARETO_LAKE",
+            "PARETO_ARCHIVE",
+            "PARETO_PROJECT",
+        ] {
             cmd.env_remove(k);
         }
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
         let o = cmd.output().expect("run pareto");
-        Out { code: o.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&o.stdout).into(), stderr: String::from_utf8_lossy(&o.stderr).into() }
+        Out {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into(),
+            stderr: String::from_utf8_lossy(&o.stderr).into(),
+        }
     }
 }
 

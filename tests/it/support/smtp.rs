@@ -36,7 +36,11 @@ impl SmtpServer {
         let port = super::free_port();
         let script = Path::new(super::REPO).join("tests/it/support/smtpd.py");
         let mut cmd = Command::new("python3");
-        cmd.arg(script).arg("--port").arg(port.to_string()).arg("--out").arg(&dir).arg("--tls").arg(if o.tls.is_empty() { "none" } else { o.tls });
+        cmd.arg(script).arg("--port").arg(port.to_string()).arg("--out").arg(&dir).arg("--tls").arg(if o.tls.is_empty() {
+            "none"
+        } else {
+            o.tls
+        });
         if let Some((u, p)) = o.user {
             cmd.args(["--user", u, "--password", p]);
         }
@@ -46,7 +50,11 @@ impl SmtpServer {
         if let Some(d) = o.data_reply {
             cmd.args(["--data-reply", d]);
         }
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start python3 aiosmtpd (run the README's test command to install it)");
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start python3 aiosmtpd (run the README's test command to install it)");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         assert_eq!(line.trim(), "READY", "aiosmtpd did not start; is it installed? (pip install aiosmtpd)");
