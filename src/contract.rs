@@ -117,6 +117,9 @@ pub const TABLES: &[(&str, &[Column])] = &[
     ("nps", &[col("customer_id", Int), col("responded_at", Timestamp), col("score", Int)]),
 ];
 
+/// The names of the contract tables: a query reading one the lake lacks is switched off, not failed.
+pub const TABLE_NAMES: &[&str] = &["customers", "orders", "subscriptions", "tickets", "csat", "nps"];
+
 /// What is wrong with `schema` as contract table `table`; empty when it conforms or is not a
 /// contract table.
 pub fn violations(table: &str, schema: &Schema) -> Vec<String> {

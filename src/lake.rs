@@ -3,6 +3,7 @@
 
 use crate::contract;
 use datafusion::arrow::datatypes::DataType;
+use datafusion::catalog::TableProvider;
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
@@ -126,7 +127,7 @@ impl Lake {
 
     /// Register `table` with the session: its schema is read from the Parquet footers, hive
     /// partition folders (`year=2026/`) become text columns, and contract tables are checked.
-    pub async fn register(&self, ctx: &SessionContext, table: &str, contract: bool) -> Result<(), LakeError> {
+    pub async fn register(&self, ctx: &SessionContext, table: &str, contract: bool) -> Result<Arc<dyn TableProvider>, LakeError> {
         let state = ctx.state();
         let url = self.table_url(table)?;
         let err = |cause: String| LakeError::Table { table: table.to_string(), cause };
@@ -157,9 +158,9 @@ impl Lake {
             }
         }
         let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(schema);
-        let provider = ListingTable::try_new(config).map_err(|e| err(e.to_string()))?;
-        ctx.register_table(table, Arc::new(provider)).map_err(|e| err(e.to_string()))?;
-        Ok(())
+        let provider: Arc<dyn TableProvider> = Arc::new(ListingTable::try_new(config).map_err(|e| err(e.to_string()))?);
+        ctx.register_table(table, provider.clone()).map_err(|e| err(e.to_string()))?;
+        Ok(provider)
     }
 
     async fn files(&self, table: &str) -> Result<Vec<object_store::ObjectMeta>, LakeError> {

@@ -7,7 +7,8 @@ use crate::exit;
 use crate::lake::{self, LakeError};
 use crate::period::Period;
 use crate::project::Project;
-use crate::query::{self, Params, QueryError, QueryResult};
+use crate::project::QueryFile;
+use crate::query::{self, Graph, Params, QueryError, QueryResult, Scope, Scopes, Tables};
 use crate::render::{RenderError, Templates};
 use crate::results;
 use crate::spec::job::{Job, ParamValue};
@@ -17,6 +18,7 @@ use lettre::message::Mailbox;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -121,11 +123,23 @@ fn period_json(p: &Period, job: &Job) -> Value {
     })
 }
 
-/// The data a template sees.
-pub fn template_data(job: &Job, period: &Period, as_of: DateTime<Utc>, results: &BTreeMap<String, QueryResult>) -> Value {
+/// The data a template sees. A query that is off (its table is missing) is there too, as
+/// `{ skipped: true, reason, rows: [], columns: [], row_count: 0 }`, so a section can say why.
+pub fn template_data(
+    job: &Job,
+    period: &Period,
+    as_of: DateTime<Utc>,
+    results: &BTreeMap<String, QueryResult>,
+    skipped: &BTreeMap<String, String>,
+) -> Value {
     let mut res = Map::new();
     for (name, r) in results {
-        res.insert(name.clone(), results::to_json(r));
+        let mut j = results::to_json(r);
+        j["skipped"] = json!(false);
+        res.insert(name.clone(), j);
+    }
+    for (name, why) in skipped {
+        res.insert(name.clone(), json!({ "columns": [], "rows": [], "row_count": 0, "skipped": true, "reason": why }));
     }
     let params: Map<String, Value> = job
         .params
@@ -149,6 +163,58 @@ pub fn template_data(job: &Job, period: &Period, as_of: DateTime<Utc>, results: 
         "params": params,
         "results": res,
     })
+}
+
+/// Sessions, the query graph and its lake tables: everything ready to check or run a job's queries.
+pub struct Prepared {
+    pub scopes: Scopes,
+    pub graph: Graph,
+    pub queries: BTreeMap<String, QueryFile>,
+    /// Lake tables that could not be registered (unreadable files, contract violations).
+    pub lake_problems: Vec<LakeError>,
+}
+
+/// Open the job's lake, build the period's and the previous period's sessions, work out the query
+/// graph for `wanted` (plus `extra` queries, such as an ad-hoc one), and register the lake tables
+/// the graph reads in both sessions.
+pub async fn prepare(
+    project: &Project,
+    job: &Job,
+    wanted: &[String],
+    extra: BTreeMap<String, QueryFile>,
+    period: &Period,
+    as_of: DateTime<Utc>,
+    contract: bool,
+) -> Result<Prepared, LakeError> {
+    let current = lake::session();
+    let previous = lake::session();
+    let lake = lake::open(&job.lake, &project.root)?;
+    lake.attach(&current);
+    lake.attach(&previous);
+    let tables = lake.tables().await?;
+    let mut queries = project.queries.clone();
+    queries.extend(extra);
+    let graph = query::graph(
+        &current,
+        &queries,
+        wanted,
+        &Tables { lake: &tables, provided: &[], optional: crate::contract::TABLE_NAMES, lake_shown: &lake.shown },
+    );
+    let mut lake_problems = Vec::new();
+    for t in &graph.lake_tables {
+        match lake.register(&current, t, contract).await {
+            Ok(provider) => {
+                let _ = previous.register_table(t.as_str(), provider);
+            }
+            Err(e) => lake_problems.push(e),
+        }
+    }
+    let prev = period.prev();
+    let scopes = Scopes {
+        current: Scope { ctx: current, params: Arc::new(params(job, period, as_of)) },
+        previous: Scope { ctx: previous, params: Arc::new(params(job, &prev, period.start_instant(job.tz))) },
+    };
+    Ok(Prepared { scopes, graph, queries, lake_problems })
 }
 
 /// Run `job` once. Nothing is sent unless every stage before delivery succeeded.
@@ -213,16 +279,13 @@ async fn stages(
         (None, false) => return Err(DeliverError::NoSender.into()),
     };
 
-    let ctx = lake::session();
-    let lake = lake::open(&job.lake, &project.root)?;
-    lake.attach(&ctx);
-    let tables = lake.tables().await?;
-    let graph = query::graph(&ctx, &project.queries, &job.queries, &tables, &lake.shown).ok().map_err(QueryError::Problems)?;
-    for t in &graph.lake_tables {
-        lake.register(&ctx, t, config.contract).await?;
+    let prepared = prepare(project, job, &job.queries, BTreeMap::new(), period, opts.as_of, config.contract).await?;
+    let Prepared { scopes, graph, queries, lake_problems } = prepared;
+    if let Some(e) = lake_problems.into_iter().next() {
+        return Err(e.into());
     }
-    let params = params(job, period, opts.as_of);
-    let results = query::run(&ctx, &graph, &project.queries, params, |r| {
+    let graph = graph.ok().map_err(QueryError::Problems)?;
+    let results = query::run(&scopes, &graph, &queries, |r| {
         tracing::info!(query = %r.name, rows = r.rows, millis = r.elapsed.as_millis() as u64, "query done");
     })
     .await?;
@@ -231,19 +294,22 @@ async fn stages(
         .iter()
         .map(|n| QueryRecord {
             name: n.clone(),
-            file: project.queries[n].file.display().to_string(),
+            file: queries[query::split_lag(n).0].file.display().to_string(),
             rows: results[n].rows,
             millis: results[n].elapsed.as_millis(),
         })
         .collect();
+    for (name, why) in &graph.skipped {
+        tracing::info!(query = %name, reason = %why, "query off");
+    }
 
-    let data = template_data(job, period, opts.as_of, &results);
+    let data = template_data(job, period, opts.as_of, &results, &graph.skipped);
     let rendered = templates.report(&job.template, &job.subject, &job.file, &data)?;
 
     let (to, cc, bcc): (&[Mailbox], &[Mailbox], &[Mailbox]) =
         if opts.to.is_empty() { (&job.to, &job.cc, &job.bcc) } else { (&opts.to, &[], &[]) };
     let mut attachments = Vec::new();
-    for a in &job.attach {
+    for a in job.attach.iter().filter(|a| results.contains_key(*a)) {
         let csv = results::to_csv(&results[a]).map_err(|e| DeliverError::Build(format!("cannot write {a}.csv: {e}")))?;
         attachments.push((format!("{a}-{}.csv", period.label()), csv));
     }
@@ -310,44 +376,28 @@ pub async fn check(project: &Project, job: &Job, templates: &Templates) -> Vec<c
         problems.push(Problem::new(job.file.clone(), format!("report template `{}` lacks {missing}", job.template)));
     }
     let lake_problem = |e: LakeError| Problem::new(job.file.clone(), e.to_string());
-    let ctx = lake::session();
-    let lake = match lake::open(&job.lake, &project.root) {
-        Ok(l) => l,
-        Err(e) => {
-            problems.push(lake_problem(e));
-            return problems;
-        }
-    };
-    lake.attach(&ctx);
-    let tables = match lake.tables().await {
-        Ok(t) => t,
-        Err(e) => {
-            problems.push(lake_problem(e));
-            return problems;
-        }
-    };
-    let mut graph = query::graph(&ctx, &project.queries, &job.queries, &tables, &lake.shown);
-    problems.append(&mut graph.problems);
-    let mut lake_ok = true;
-    for t in &graph.lake_tables {
-        if let Err(e) = lake.register(&ctx, t, project.config.contract).await {
-            problems.push(lake_problem(e));
-            lake_ok = false;
-        }
-    }
-    if !lake_ok {
-        return problems;
-    }
     let as_of = Utc::now();
     let period = Period::last_complete(job.period, as_of, job.tz);
-    let query_problems = query::check(&ctx, &graph, &project.queries, &params(job, &period, as_of)).await;
-    problems.extend(query_problems);
+    let prepared = match prepare(project, job, &job.queries, BTreeMap::new(), &period, as_of, project.config.contract).await {
+        Ok(p) => p,
+        Err(e) => {
+            problems.push(lake_problem(e));
+            return problems;
+        }
+    };
+    let Prepared { scopes, mut graph, queries, lake_problems } = prepared;
+    problems.append(&mut graph.problems);
+    if !lake_problems.is_empty() {
+        problems.extend(lake_problems.into_iter().map(lake_problem));
+        return problems;
+    }
+    problems.extend(query::check(&scopes, &graph, &queries).await);
     if problems.is_empty() {
-        // Render over empty results of the right shape: finds unknown helpers, missing partials and
-        // misspelt result names without touching data.
+        // Render over empty results of the right shape: finds misspelt result names and helper
+        // misuse without touching data.
         let mut results = BTreeMap::new();
         for name in &graph.order {
-            if let Ok(Some(t)) = ctx.table_provider(name.as_str()).await.map(Some) {
+            if let Ok(Some(t)) = scopes.current.ctx.table_provider(name.as_str()).await.map(Some) {
                 let schema = t.schema();
                 results.insert(
                     name.clone(),
@@ -355,7 +405,7 @@ pub async fn check(project: &Project, job: &Job, templates: &Templates) -> Vec<c
                 );
             }
         }
-        let data = template_data(job, &period, as_of, &results);
+        let data = template_data(job, &period, as_of, &results, &graph.skipped);
         if let Err(RenderError::Problems(ps)) = templates.report(&job.template, &job.subject, &job.file, &data) {
             problems.extend(ps);
         }

@@ -34,14 +34,42 @@ impl From<Problem> for QueryError {
 /// Named parameter values, bound by DataFusion as typed literals (never pasted into SQL).
 pub type Params = BTreeMap<String, ScalarValue>;
 
+/// The suffix that names a query's result for the previous period: `value_tiers__prev` is
+/// `value_tiers` computed with every period parameter one period back.
+pub const PREV: &str = "__prev";
+
+/// `value_tiers__prev` → (`value_tiers`, true).
+pub fn split_lag(name: &str) -> (&str, bool) {
+    match name.strip_suffix(PREV) {
+        Some(base) => (base, true),
+        None => (name, false),
+    }
+}
+
+/// What a query may read besides other queries.
+pub struct Tables<'a> {
+    /// Tables in the lake.
+    pub lake: &'a [String],
+    /// Tables the runner provides (from the job file, like `service_levels`).
+    pub provided: &'a [String],
+    /// Tables a query may need that a lake may lack; a query reading a missing one is switched off
+    /// (its report section shows a note) instead of failing.
+    pub optional: &'a [&'a str],
+    /// The lake as the user wrote it, for messages.
+    pub lake_shown: &'a str,
+}
+
 /// The queries a job runs, in an order where every query comes after the ones it reads.
 #[derive(Debug, Clone)]
 pub struct Graph {
+    /// Node names: query names, and `name__prev` for a query run one period back.
     pub order: Vec<String>,
-    /// Query → the queries it reads.
+    /// Node → the nodes it reads.
     pub deps: BTreeMap<String, BTreeSet<String>>,
     /// Lake tables any of them read.
     pub lake_tables: BTreeSet<String>,
+    /// Nodes switched off, with why (a table the lake lacks, or a query that is off).
+    pub skipped: BTreeMap<String, String>,
     /// What is wrong: syntax errors, unknown tables, cycles. Queries with a problem, and those
     /// that read them, are left out of `order`.
     pub problems: Vec<Problem>,
@@ -64,16 +92,10 @@ pub struct QueryResult {
     pub elapsed: Duration,
 }
 
-/// Work out which queries `wanted` needs (including queries they read), what lake tables they
-/// read, and an order to run them in. Every problem is collected: syntax errors, unknown tables,
-/// cycles.
-pub fn graph(
-    ctx: &SessionContext,
-    queries: &BTreeMap<String, QueryFile>,
-    wanted: &[String],
-    lake_tables: &[String],
-    lake_shown: &str,
-) -> Graph {
+/// Work out which queries `wanted` needs (including queries they read, and `name__prev`
+/// variants), what lake tables they read, which are switched off, and an order to run them in.
+/// Every problem is collected: syntax errors, unknown tables, cycles.
+pub fn graph(ctx: &SessionContext, queries: &BTreeMap<String, QueryFile>, wanted: &[String], tables: &Tables) -> Graph {
     let state = ctx.state();
     let dialect = state.config().options().sql_parser.dialect;
     let mut problems = Vec::new();
@@ -81,17 +103,20 @@ pub fn graph(
     let mut lake = BTreeSet::new();
     let mut todo: Vec<String> = wanted.to_vec();
     let mut bad: BTreeSet<String> = BTreeSet::new();
+    let mut skipped: BTreeMap<String, String> = BTreeMap::new();
     while let Some(name) = todo.pop() {
         if deps.contains_key(&name) {
             continue;
         }
-        let q = &queries[&name];
+        let (base, lagged) = split_lag(&name);
+        let q = &queries[base];
         let before = problems.len();
         let mut mine = BTreeSet::new();
         let stmt = match state.sql_to_statement(&q.sql, &dialect) {
             Ok(s) => s,
             Err(e) => {
                 problems.push(sql_problem(q, &e));
+                bad.insert(name.clone());
                 deps.insert(name, mine);
                 continue;
             }
@@ -106,30 +131,36 @@ pub fn graph(
                         continue;
                     }
                     let t = r.table().to_string();
-                    let in_lake = lake_tables.contains(&t);
-                    if queries.contains_key(&t) {
+                    let (t_base, t_lagged) = split_lag(&t);
+                    let in_lake = tables.lake.contains(&t) || tables.provided.contains(&t);
+                    if queries.contains_key(t_base) {
                         if in_lake {
-                            problems.push(locate(
-                                q,
-                                &t,
-                                format!("`{t}` is both a lake table and queries/{t}.sql; rename the query so the name means one thing"),
-                            ));
+                            problems.push(locate(q, &t, format!("`{t}` is both a lake table and queries/{t}.sql; rename the query so the name means one thing")));
                         }
-                        if t == name {
-                            problems.push(locate(q, &t, format!("query `{t}` reads itself")));
+                        if t_base == base {
+                            problems.push(locate(q, &t, format!("query `{base}` reads itself")));
                             continue;
                         }
-                        mine.insert(t.clone());
-                        todo.push(t);
+                        if lagged && t_lagged {
+                            problems.push(locate(q, &t, format!("`{t}` is already the previous period; a query of the previous period cannot go back another")));
+                            continue;
+                        }
+                        let node = if lagged { format!("{t_base}{PREV}") } else { t.clone() };
+                        mine.insert(node.clone());
+                        todo.push(node);
                     } else if in_lake {
                         lake.insert(t);
+                    } else if tables.optional.contains(&t.as_str()) {
+                        skipped.insert(name.clone(), format!("the lake `{}` has no table `{t}`", tables.lake_shown));
                     } else {
-                        let known: BTreeSet<String> = lake_tables.iter().cloned().chain(queries.keys().cloned()).collect();
+                        let known: BTreeSet<String> =
+                            tables.lake.iter().chain(tables.provided).cloned().chain(queries.keys().cloned()).collect();
                         problems.push(locate(
                             q,
                             &t,
                             format!(
-                                "table `{t}` is neither a table in the lake `{lake_shown}` nor a query in queries/{}",
+                                "table `{t}` is neither a table in the lake `{}` nor a query in queries/{}",
+                                tables.lake_shown,
                                 crate::spec::job::suggest(&t, &known)
                             ),
                         ));
@@ -143,20 +174,29 @@ pub fn graph(
         }
         deps.insert(name, mine);
     }
+
     let order = match topo_order(&deps) {
         Ok(o) => {
             let mut kept = Vec::new();
             for n in o {
                 if bad.contains(&n) || deps[&n].iter().any(|d| bad.contains(d)) {
                     bad.insert(n);
-                } else {
+                    continue;
+                }
+                if !skipped.contains_key(&n)
+                    && let Some(off) = deps[&n].iter().find(|d| skipped.contains_key(*d))
+                {
+                    let why = format!("it reads `{off}`, which is off ({})", skipped[off]);
+                    skipped.insert(n.clone(), why);
+                }
+                if !skipped.contains_key(&n) {
                     kept.push(n);
                 }
             }
             kept
         }
         Err(cycle) => {
-            let first = &queries[&cycle[0]];
+            let first = &queries[split_lag(&cycle[0]).0];
             problems.push(Problem::new(
                 first.file.clone(),
                 format!("queries read each other in a cycle: {}; break it by moving the shared part into its own query", cycle.join(" → ")),
@@ -166,7 +206,7 @@ pub fn graph(
     };
     problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     problems.dedup();
-    Graph { order, deps, lake_tables: lake, problems }
+    Graph { order, deps, lake_tables: lake, skipped, problems }
 }
 
 fn is_query(stmt: &DfStatement) -> bool {
@@ -246,38 +286,71 @@ pub async fn plan(ctx: &SessionContext, q: &QueryFile, params: &Params) -> Resul
     plan.with_param_values(ParamValues::Map(bound)).map_err(|e| sql_problem(q, &e))
 }
 
-/// Run one query and register its result as a table named after it.
-async fn run_one(ctx: SessionContext, q: QueryFile, params: Arc<Params>) -> Result<QueryResult, Problem> {
+/// Where a query plans and runs: a session and the parameters bound there.
+#[derive(Clone)]
+pub struct Scope {
+    pub ctx: SessionContext,
+    pub params: Arc<Params>,
+}
+
+/// The period's scope, and the previous period's (for `name__prev` queries). Both sessions see
+/// the same lake tables; a `__prev` query runs in `previous`, where the queries it reads are its
+/// previous-period versions under their plain names.
+#[derive(Clone)]
+pub struct Scopes {
+    pub current: Scope,
+    pub previous: Scope,
+}
+
+impl Scopes {
+    fn of(&self, node: &str) -> &Scope {
+        if split_lag(node).1 { &self.previous } else { &self.current }
+    }
+
+    /// Register a node's result: as its name in the current session, and for a `__prev` node also
+    /// under its plain name in the previous session.
+    fn register(&self, node: &str, q: &QueryFile, schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<(), Problem> {
+        let (base, lagged) = split_lag(node);
+        register_result(&self.current.ctx, node, q, schema.clone(), batches.clone())?;
+        if lagged {
+            register_result(&self.previous.ctx, base, q, schema, batches)?;
+        }
+        Ok(())
+    }
+}
+
+/// Run one node and keep its result.
+async fn run_one(scopes: Arc<Scopes>, node: String, q: QueryFile) -> Result<QueryResult, Problem> {
     let started = Instant::now();
-    let plan = plan(&ctx, &q, &params).await?;
-    let df = ctx.execute_logical_plan(plan).await.map_err(|e| sql_problem(&q, &e))?;
+    let scope = scopes.of(&node);
+    let plan = plan(&scope.ctx, &q, &scope.params).await?;
+    let df = scope.ctx.execute_logical_plan(plan).await.map_err(|e| sql_problem(&q, &e))?;
     let plan_schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
     let batches = df.collect().await.map_err(|e| Problem::new(q.file.clone(), format!("query failed: {}", root_cause(&e))))?;
     let schema = batches.first().map(|b| b.schema()).unwrap_or(plan_schema);
     let rows = batches.iter().map(|b| b.num_rows()).sum();
-    register_result(&ctx, &q, schema.clone(), batches.clone())?;
-    Ok(QueryResult { name: q.name.clone(), schema, batches, rows, elapsed: started.elapsed() })
+    scopes.register(&node, &q, schema.clone(), batches.clone())?;
+    Ok(QueryResult { name: node, schema, batches, rows, elapsed: started.elapsed() })
 }
 
-fn register_result(ctx: &SessionContext, q: &QueryFile, schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<(), Problem> {
+fn register_result(ctx: &SessionContext, name: &str, q: &QueryFile, schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<(), Problem> {
     let table =
         MemTable::try_new(schema, vec![batches]).map_err(|e| Problem::new(q.file.clone(), format!("cannot keep the result: {e}")))?;
-    let _ = ctx.deregister_table(q.name.as_str());
-    ctx.register_table(q.name.as_str(), Arc::new(table))
-        .map_err(|e| Problem::new(q.file.clone(), format!("cannot register the result as table `{}`: {e}", q.name)))?;
+    let _ = ctx.deregister_table(name);
+    ctx.register_table(name, Arc::new(table))
+        .map_err(|e| Problem::new(q.file.clone(), format!("cannot register the result as table `{name}`: {e}")))?;
     Ok(())
 }
 
 /// Run the graph's queries: each once, independent ones concurrently, a query only after the
 /// queries it reads. Stops at the first failure.
 pub async fn run(
-    ctx: &SessionContext,
+    scopes: &Scopes,
     graph: &Graph,
     queries: &BTreeMap<String, QueryFile>,
-    params: Params,
     mut on_done: impl FnMut(&QueryResult),
 ) -> Result<BTreeMap<String, QueryResult>, QueryError> {
-    let params = Arc::new(params);
+    let scopes = Arc::new(scopes.clone());
     let mut done: BTreeMap<String, QueryResult> = BTreeMap::new();
     let mut started: BTreeSet<String> = BTreeSet::new();
     let mut tasks = tokio::task::JoinSet::new();
@@ -285,7 +358,8 @@ pub async fn run(
         for name in &graph.order {
             if !started.contains(name) && graph.deps[name].iter().all(|d| done.contains_key(d)) {
                 started.insert(name.clone());
-                tasks.spawn(run_one(ctx.clone(), queries[name].clone(), params.clone()));
+                let q = queries[split_lag(name).0].clone();
+                tasks.spawn(run_one(scopes.clone(), name.clone(), q));
             }
         }
         let Some(joined) = tasks.join_next().await else { break };
@@ -309,23 +383,24 @@ pub async fn run(
 
 /// Plan every query in the graph without running it, registering an empty table of each result's
 /// shape so the queries that read it can be planned too. Returns every problem found.
-pub async fn check(ctx: &SessionContext, graph: &Graph, queries: &BTreeMap<String, QueryFile>, params: &Params) -> Vec<Problem> {
+pub async fn check(scopes: &Scopes, graph: &Graph, queries: &BTreeMap<String, QueryFile>) -> Vec<Problem> {
     let mut problems = Vec::new();
     let mut failed: BTreeSet<String> = BTreeSet::new();
     for name in &graph.order {
-        let q = &queries[name];
+        let q = &queries[split_lag(name).0];
         if graph.deps[name].iter().any(|d| failed.contains(d) || !graph.order.contains(d)) {
             failed.insert(name.clone());
             continue;
         }
-        match plan(ctx, q, params).await {
+        let scope = scopes.of(name);
+        match plan(&scope.ctx, q, &scope.params).await {
             Ok(plan) => {
                 let schema: SchemaRef = Arc::new(plan.schema().as_arrow().clone());
-                if let Err(p) = register_result(ctx, q, schema, Vec::new()) {
+                if let Err(p) = scopes.register(name, q, schema, Vec::new()) {
                     problems.push(p);
                 }
                 // Creating the physical plan runs the optimizer and type checks that planning skips.
-                if let Err(e) = ctx.state().create_physical_plan(&plan).await {
+                if let Err(e) = scope.ctx.state().create_physical_plan(&plan).await {
                     problems.push(sql_problem(q, &e));
                 }
             }

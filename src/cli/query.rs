@@ -3,7 +3,9 @@
 
 use clap::{Args, ValueEnum};
 use pareto::exit;
-use pareto::lake;
+use pareto::pipeline;
+use pareto::problem::Problem;
+use std::collections::BTreeMap;
 use pareto::period::{Period, PeriodKind};
 use pareto::project::QueryFile;
 use pareto::query;
@@ -109,25 +111,26 @@ pub async fn run(root: &Path, a: QueryArgs) -> anyhow::Result<u8> {
         PeriodArg::Month => PeriodKind::Month,
         PeriodArg::Quarter => PeriodKind::Quarter,
     });
-    let job_for_params = job.clone().unwrap_or_else(|| adhoc_job(tz, kind, &lake_spec));
+    let mut job_for_params = job.clone().unwrap_or_else(|| adhoc_job(tz, kind, &lake_spec));
+    job_for_params.lake = lake_spec.clone();
     let period = Period::last_complete(kind, as_of, tz);
-    let params = pareto::pipeline::params(&job_for_params, &period, as_of);
 
     const NAME: &str = "__adhoc";
-    let mut queries = project.queries.clone();
-    queries.insert(NAME.into(), QueryFile { name: NAME.into(), file: shown, sql });
-    let ctx = lake::session();
-    let result: Result<_, Vec<pareto::problem::Problem>> = async {
-        let lake = lake::open(&lake_spec, &project.root).map_err(|e| vec![pareto::problem::Problem::new(None, e.to_string())])?;
-        lake.attach(&ctx);
-        let tables = lake.tables().await.map_err(|e| vec![pareto::problem::Problem::new(None, e.to_string())])?;
-        let graph = query::graph(&ctx, &queries, &[NAME.to_string()], &tables, &lake.shown).ok()?;
-        for t in &graph.lake_tables {
-            lake.register(&ctx, t, false).await.map_err(|e| vec![pareto::problem::Problem::new(None, e.to_string())])?;
+    let extra = BTreeMap::from([(NAME.to_string(), QueryFile { name: NAME.into(), file: shown, sql })]);
+    let result: Result<_, Vec<Problem>> = async {
+        let prepared = pipeline::prepare(&project, &job_for_params, &[NAME.to_string()], extra, &period, as_of, false)
+            .await
+            .map_err(|e| vec![Problem::new(None, e.to_string())])?;
+        if let Some(e) = prepared.lake_problems.into_iter().next() {
+            return Err(vec![Problem::new(None, e.to_string())]);
         }
-        let mut results = query::run(&ctx, &graph, &queries, params, |_| {}).await.map_err(|e| match e {
+        let graph = prepared.graph.ok()?;
+        if let Some(why) = graph.skipped.get(NAME) {
+            return Err(vec![Problem::new(None, format!("cannot run: {why}"))]);
+        }
+        let mut results = query::run(&prepared.scopes, &graph, &prepared.queries, |_| {}).await.map_err(|e| match e {
             query::QueryError::Problems(ps) => ps,
-            other => vec![pareto::problem::Problem::new(None, other.to_string())],
+            other => vec![Problem::new(None, other.to_string())],
         })?;
         Ok(results.remove(NAME).expect("the ad-hoc query ran"))
     }
