@@ -258,7 +258,11 @@ fn topo_order(deps: &BTreeMap<String, BTreeSet<String>>) -> Result<Vec<String>, 
 
 /// Plan one query against the session's tables and bind its parameters.
 pub async fn plan(ctx: &SessionContext, q: &QueryFile, params: &Params) -> Result<LogicalPlan, Problem> {
-    let plan = ctx.state().create_logical_plan(&q.sql).await.map_err(|e| sql_problem(q, &e))?;
+    let state = ctx.state();
+    let dialect = state.config().options().sql_parser.dialect;
+    let mut stmt = state.sql_to_statement(&q.sql, &dialect).map_err(|e| sql_problem(q, &e))?;
+    type_placeholders(&mut stmt, params);
+    let plan = state.statement_to_plan(stmt).await.map_err(|e| sql_problem(q, &e))?;
     let used = plan.get_parameter_types().map_err(|e| sql_problem(q, &e))?;
     let mut bound = HashMap::new();
     let mut unknown = Vec::new();
@@ -317,6 +321,38 @@ impl Scopes {
         }
         Ok(())
     }
+}
+
+/// Give every known `$name` its type before planning: `$name` becomes
+/// `arrow_cast($name, '<type>')` in the syntax tree, so DataFusion knows a parameter's type wherever
+/// it appears (`date_trunc('month', $period_end_date)`), not only beside a column. The value is
+/// still bound by DataFusion as a typed literal afterwards; no value is written into the SQL.
+fn type_placeholders(stmt: &mut DfStatement, params: &Params) {
+    use datafusion::sql::sqlparser::ast::{
+        Expr, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident, ObjectName, Value, visit_expressions_mut,
+    };
+    let DfStatement::Statement(inner) = stmt else { return };
+    let _ = visit_expressions_mut(inner.as_mut(), |e: &mut Expr| {
+        if let Expr::Value(v) = e
+            && let Value::Placeholder(id) = &v.value
+            && let Some(value) = params.get(id.trim_start_matches('$'))
+        {
+            let type_name = Expr::Value(Value::SingleQuotedString(value.data_type().to_string()).with_empty_span());
+            let args = vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(e.clone())), FunctionArg::Unnamed(FunctionArgExpr::Expr(type_name))];
+            let f = datafusion::sql::sqlparser::ast::Function {
+                name: ObjectName::from(vec![Ident::new("arrow_cast")]),
+                uses_odbc_syntax: false,
+                parameters: FunctionArguments::None,
+                args: FunctionArguments::List(FunctionArgumentList { duplicate_treatment: None, args, clauses: vec![] }),
+                filter: None,
+                null_treatment: None,
+                over: None,
+                within_group: vec![],
+            };
+            *e = Expr::Function(f);
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
 }
 
 /// Run one node and keep its result.

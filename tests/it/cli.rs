@@ -145,3 +145,23 @@ fn demo_writes_a_report_from_a_fresh_clone() {
         assert!(html.contains(section), "{section}");
     }
 }
+
+#[test]
+fn parameters_have_their_types_anywhere_in_a_query() {
+    // Regression: `$period_end_date` inside a function (no column beside it) used to plan as an
+    // untyped null and fail.
+    let p = TestProject::new();
+    lake::write(&p.root);
+    let out = p.run(&[
+        "query",
+        "SELECT date_trunc('month', $period_end_date - INTERVAL '1 day') AS month, $period_end_date - DATE '2026-01-01' AS days, arrow_typeof($period_start) AS t",
+        "--lake",
+        "lake",
+        "--as-of",
+        "2026-11-23",
+        "--format",
+        "csv",
+    ]);
+    out.expect(0);
+    assert_eq!(out.stdout, "month,days,t\n2026-11-01T00:00:00,326,\"Timestamp(µs, \"\"UTC\"\")\"\n");
+}
