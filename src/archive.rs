@@ -58,9 +58,35 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
-    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
+    /// Write the record as `dir/name` (`run.json`, or `run-failed.json` beside a sent one).
+    pub fn write(&self, dir: &Path, name: &str) -> std::io::Result<()> {
         let json = serde_json::to_vec_pretty(self).expect("run record serialises");
-        write_atomic(&dir.join("run.json"), &json)
+        write_atomic(&dir.join(name), &json)
+    }
+}
+
+/// Whether the run folder records a sent report.
+pub fn was_sent(dir: &Path) -> bool {
+    std::fs::read(dir.join("run.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .is_some_and(|v| v["outcome"] == "sent")
+}
+
+/// Remove the results of an earlier run of the same period, so the folder holds one run's.
+pub fn clear_results(dir: &Path) -> std::io::Result<()> {
+    match std::fs::read_dir(dir.join("results")) {
+        Ok(entries) => {
+            for e in entries {
+                let e = e?;
+                if e.file_type()?.is_file() {
+                    std::fs::remove_file(e.path())?;
+                }
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
     }
 }
 

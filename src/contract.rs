@@ -117,6 +117,26 @@ pub const TABLES: &[(&str, &[Column])] = &[
     ("nps", &[col("customer_id", Int), col("responded_at", Timestamp), col("score", Int)]),
 ];
 
+/// The Arrow type a stand-in column gets for a kind (the sample lake's types).
+fn arrow_type(kind: Kind) -> DataType {
+    match kind {
+        Kind::Int => DataType::Int64,
+        Kind::Number => DataType::Decimal128(18, 2),
+        Kind::Text => DataType::Utf8,
+        Kind::Bool => DataType::Boolean,
+        Kind::Date => DataType::Date32,
+        Kind::Timestamp => DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Microsecond, Some("UTC".into())),
+    }
+}
+
+/// The schema of contract table `table` (every column, nullable), for an empty stand-in.
+pub fn schema(table: &str) -> Option<Schema> {
+    let (_, columns) = TABLES.iter().find(|(t, _)| *t == table)?;
+    Some(Schema::new(
+        columns.iter().map(|c| datafusion::arrow::datatypes::Field::new(c.name, arrow_type(c.kind), true)).collect::<Vec<_>>(),
+    ))
+}
+
 /// The names of the contract tables: a query reading one the lake lacks is switched off, not failed.
 pub const TABLE_NAMES: &[&str] = &["customers", "orders", "subscriptions", "tickets", "csat", "nps"];
 

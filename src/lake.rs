@@ -22,6 +22,8 @@ pub enum LakeError {
     MissingFolder(String),
     #[error("lake `{url}`: {message}")]
     BadUrl { url: String, message: String },
+    #[error("lake `{0}` has no tables (a table is a folder of .parquet files directly under the lake root); check the job's `lake`")]
+    Empty(String),
     #[error("lake `{url}`: cannot list tables: {source}")]
     List { url: String, source: object_store::Error },
     #[error("lake table `{table}` has no .parquet files under `{url}`; write some, or remove the folder")]
@@ -117,6 +119,9 @@ impl Lake {
             .filter(|n| !n.starts_with('_') && !n.starts_with('.'))
             .collect();
         names.sort();
+        if names.is_empty() {
+            return Err(LakeError::Empty(self.shown.clone()));
+        }
         Ok(names)
     }
 
@@ -159,7 +164,8 @@ impl Lake {
         }
         let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(schema);
         let provider: Arc<dyn TableProvider> = Arc::new(ListingTable::try_new(config).map_err(|e| err(e.to_string()))?);
-        ctx.register_table(table, provider.clone()).map_err(|e| err(e.to_string()))?;
+        // Bare: a folder named `Orders` or `sales.eu` is one table with exactly that name.
+        ctx.register_table(datafusion::common::TableReference::bare(table), provider.clone()).map_err(|e| err(e.to_string()))?;
         Ok(provider)
     }
 

@@ -152,6 +152,14 @@ pub fn local_instant(local: NaiveDateTime, tz: Tz) -> DateTime<Utc> {
 
 /// Parse `--as-of`: a date (local midnight), a local date-time, or an RFC 3339 instant.
 pub fn parse_as_of(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
+    let t = parse_instant(text, tz)?;
+    if !(1970..=9999).contains(&t.year()) {
+        return Err(format!("`{}` is outside the years 1970 to 9999", text.trim()));
+    }
+    Ok(t)
+}
+
+fn parse_instant(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
     let text = text.trim();
     if let Ok(d) = DateTime::parse_from_rfc3339(text) {
         return Ok(d.with_timezone(&Utc));

@@ -16,7 +16,7 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use datafusion::common::ScalarValue;
 use lettre::message::Mailbox;
 use serde_json::{Map, Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -50,7 +50,7 @@ impl RunError {
     pub fn exit_code(&self) -> u8 {
         match self {
             RunError::Deliver(DeliverError::Smtp { .. }) => exit::DELIVERY_FAILED,
-            RunError::Deliver(DeliverError::NoSender) => exit::USAGE,
+            RunError::Deliver(DeliverError::NoSender | DeliverError::Config(_)) => exit::USAGE,
             _ => exit::JOB_FAILED,
         }
     }
@@ -60,7 +60,8 @@ impl RunError {
 #[derive(Debug)]
 pub struct Failure {
     pub error: RunError,
-    pub dir: Option<PathBuf>,
+    /// The file that records the failed attempt, when it could be written.
+    pub record: Option<PathBuf>,
 }
 
 /// What a successful run did.
@@ -72,6 +73,8 @@ pub struct Report {
     pub recipients: Vec<String>,
     pub subject: String,
     pub smtp_reply: Option<String>,
+    /// Set when the email went out but `run.json` could not be written.
+    pub record_error: Option<String>,
 }
 
 /// The parameters every query can use, and the job's own.
@@ -131,6 +134,7 @@ pub fn template_data(
     as_of: DateTime<Utc>,
     results: &BTreeMap<String, QueryResult>,
     skipped: &BTreeMap<String, String>,
+    missing_tables: &BTreeSet<String>,
 ) -> Value {
     let mut res = Map::new();
     for (name, r) in results {
@@ -162,6 +166,7 @@ pub fn template_data(
         "as_of": iso(as_of),
         "params": params,
         "results": res,
+        "missing_tables": missing_tables,
     })
 }
 
@@ -204,9 +209,16 @@ pub async fn prepare(
     for t in &graph.lake_tables {
         match lake.register(&current, t, contract).await {
             Ok(provider) => {
-                let _ = previous.register_table(t.as_str(), provider);
+                let _ = previous.register_table(datafusion::common::TableReference::bare(t.as_str()), provider);
             }
             Err(e) => lake_problems.push(e),
+        }
+    }
+    for t in &graph.stand_ins {
+        let schema = Arc::new(crate::contract::schema(t).expect("stand-ins are contract tables"));
+        for ctx in [&current, &previous] {
+            let empty = datafusion::datasource::MemTable::try_new(schema.clone(), vec![vec![]]).expect("empty table");
+            let _ = ctx.register_table(datafusion::common::TableReference::bare(t.as_str()), Arc::new(empty));
         }
     }
     let prev = period.prev();
@@ -221,7 +233,11 @@ pub async fn prepare(
 pub async fn run(project: &Project, job: &Job, opts: &RunOptions) -> Result<Report, Failure> {
     let started = Utc::now();
     let period = Period::last_complete(job.period, opts.as_of, job.tz);
-    let dir = archive::run_dir(&project.config.archive, &job.name, &period.label());
+    // A preview (a dry run, or a send to `--to` instead of the recipients) never touches the
+    // period's own folder, which records what the recipients got.
+    let preview = opts.dry_run || !opts.to.is_empty();
+    let label = if preview { format!("{}.preview", period.label()) } else { period.label() };
+    let dir = archive::run_dir(&project.config.archive, &job.name, &label);
     let span = tracing::info_span!("run", job = %job.name, period = %period.label());
     let _enter = span.enter();
     let mut record = RunRecord {
@@ -243,21 +259,27 @@ pub async fn run(project: &Project, job: &Job, opts: &RunOptions) -> Result<Repo
     let result = stages(project, job, opts, &period, &dir, &mut record).await;
     record.finished_at = iso(Utc::now());
     match result {
-        Ok(report) => {
+        Ok(mut report) => {
             record.outcome = if report.sent { "sent".into() } else { "dry-run".into() };
             record.smtp_reply = report.smtp_reply.clone();
-            record
-                .write(&dir)
-                .map_err(|source| Failure { error: RunError::Archive { path: dir.join("run.json"), source }, dir: Some(dir.clone()) })?;
+            if let Err(e) = record.write(&dir, "run.json") {
+                if !report.sent {
+                    return Err(Failure { error: RunError::Archive { path: dir.join("run.json"), source: e }, record: None });
+                }
+                // The email went out: that is the outcome, even if it could not be recorded.
+                report.record_error = Some(format!("cannot write {}: {e}", dir.join("run.json").display()));
+            }
             tracing::info!(outcome = %record.outcome, "run finished");
             Ok(report)
         }
         Err(error) => {
             record.error = Some(error.to_string());
-            let written = record.write(&dir).is_ok();
+            // A failed attempt never overwrites the record of a period that was sent.
+            let name = if archive::was_sent(&dir) { "run-failed.json" } else { "run.json" };
+            let written = record.write(&dir, name).is_ok();
             // The caller reports the error; the log line is for `PARETO_LOG=info` and the daemon.
             tracing::info!(error = %error, "run failed");
-            Err(Failure { error, dir: written.then_some(dir) })
+            Err(Failure { error, record: written.then(|| dir.join(name)) })
         }
     }
 }
@@ -273,6 +295,7 @@ async fn stages(
     let config = &project.config;
     // Everything that can be checked before touching the lake is checked first.
     let templates = Templates::load(&project.templates_dir, &project.root, config.strict).map_err(|ps| RenderError::Problems(ps))?;
+    deliver::smtp::preflight(&config.smtp)?;
     let from = match (&config.from, opts.dry_run) {
         (Some(f), _) => f.clone(),
         (None, true) => "pareto <pareto@localhost>".parse().expect("valid fallback sender"),
@@ -285,6 +308,14 @@ async fn stages(
         return Err(e.into());
     }
     let graph = graph.ok().map_err(QueryError::Problems)?;
+    if job.queries.iter().all(|q| graph.skipped.contains_key(q)) {
+        let why: Vec<String> = job.queries.iter().map(|q| format!("`{q}`: {}", graph.skipped[q])).collect();
+        return Err(QueryError::Problems(vec![crate::problem::Problem::new(
+            job.file.clone(),
+            format!("nothing to report: every query is off ({}); check the job's `lake`", why.join("; ")),
+        )])
+        .into());
+    }
     let results = query::run(&scopes, &graph, &queries, |r| {
         tracing::info!(query = %r.name, rows = r.rows, millis = r.elapsed.as_millis() as u64, "query done");
     })
@@ -303,7 +334,7 @@ async fn stages(
         tracing::info!(query = %name, reason = %why, "query off");
     }
 
-    let data = template_data(job, period, opts.as_of, &results, &graph.skipped);
+    let data = template_data(job, period, opts.as_of, &results, &graph.skipped, &graph.stand_ins);
     let rendered = templates.report(&job.template, &job.subject, &job.file, &data)?;
 
     let (to, cc, bcc): (&[Mailbox], &[Mailbox], &[Mailbox]) =
@@ -336,6 +367,7 @@ async fn stages(
         let path = dir.join(name);
         archive::write_atomic(&path, bytes).map_err(|source| RunError::Archive { path, source })
     };
+    archive::clear_results(dir).map_err(|source| RunError::Archive { path: dir.join("results"), source })?;
     for (name, r) in &results {
         write(&format!("results/{name}.json"), &serde_json::to_vec_pretty(&results::to_json(r)).expect("json"))?;
         let csv = results::to_csv(r).map_err(|e| DeliverError::Build(format!("cannot write {name}.csv: {e}")))?;
@@ -358,6 +390,7 @@ async fn stages(
         recipients: record.recipients.clone(),
         subject: rendered.subject,
         smtp_reply,
+        record_error: None,
     })
 }
 
@@ -369,7 +402,7 @@ fn opts_date(_opts: &RunOptions) -> std::time::SystemTime {
 /// Check `job` without running it: open the lake, read the schemas of the tables it needs, plan
 /// every query with its parameters bound, and render the templates over empty results. Returns
 /// every problem found.
-pub async fn check(project: &Project, job: &Job, templates: &Templates) -> Vec<crate::problem::Problem> {
+pub async fn check(project: &Project, job: &Job, templates: &Templates, notes: &mut Vec<String>) -> Vec<crate::problem::Problem> {
     use crate::problem::Problem;
     let mut problems = Vec::new();
     for missing in templates.missing_parts(&job.template) {
@@ -387,6 +420,12 @@ pub async fn check(project: &Project, job: &Job, templates: &Templates) -> Vec<c
     };
     let Prepared { scopes, mut graph, queries, lake_problems } = prepared;
     problems.append(&mut graph.problems);
+    for t in &graph.stand_ins {
+        notes.push(format!("{}: the lake has no table `{t}`; queries that can do without it read it as empty", job.file.display()));
+    }
+    for (name, why) in &graph.skipped {
+        notes.push(format!("{}: `{name}` will be off (its report section says so): {why}", job.file.display()));
+    }
     if !lake_problems.is_empty() {
         problems.extend(lake_problems.into_iter().map(lake_problem));
         return problems;
@@ -405,7 +444,7 @@ pub async fn check(project: &Project, job: &Job, templates: &Templates) -> Vec<c
                 );
             }
         }
-        let data = template_data(job, &period, as_of, &results, &graph.skipped);
+        let data = template_data(job, &period, as_of, &results, &graph.skipped, &graph.stand_ins);
         if let Err(RenderError::Problems(ps)) = templates.report(&job.template, &job.subject, &job.file, &data) {
             problems.extend(ps);
         }

@@ -16,6 +16,23 @@ pub struct QueryFile {
     pub sql: String,
 }
 
+impl QueryFile {
+    pub fn new(name: impl Into<String>, file: impl Into<PathBuf>, sql: impl Into<String>) -> QueryFile {
+        QueryFile { name: name.into(), file: file.into(), sql: sql.into() }
+    }
+
+    /// Contract tables this query can do without: named in a `-- pareto: optional t1, t2` comment
+    /// line. When the lake lacks one, the query reads it as an empty table (and the report notes
+    /// it) instead of being switched off.
+    pub fn optional_tables(&self) -> Vec<String> {
+        self.sql
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("--")?.trim().strip_prefix("pareto:")?.trim().strip_prefix("optional")?.trim().into())
+            .flat_map(|rest: &str| rest.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect::<Vec<_>>())
+            .collect()
+    }
+}
+
 /// A loaded project. Jobs that failed their checks are left out of `jobs`; their problems are in
 /// `problems`, keyed by nothing but the file they name.
 #[derive(Debug)]
@@ -74,6 +91,13 @@ pub fn load(root: &Path, env: &BTreeMap<String, String>) -> Result<Project, Vec<
     let mut queries = BTreeMap::new();
     for (name, path) in files_with_suffix(&root.join("queries"), ".sql") {
         let file = shown(root, &path);
+        if name.contains("__") {
+            problems.push(Problem::new(
+                file,
+                format!("`{name}`: a query name may not contain `__` (`name__prev` means a query's result for the previous period)"),
+            ));
+            continue;
+        }
         if !is_identifier(&name) {
             problems.push(Problem::new(
                 file,
@@ -83,7 +107,7 @@ pub fn load(root: &Path, env: &BTreeMap<String, String>) -> Result<Project, Vec<
         }
         match std::fs::read_to_string(&path) {
             Ok(sql) => {
-                queries.insert(name.clone(), QueryFile { name, file, sql });
+                queries.insert(name.clone(), QueryFile::new(name, file, sql));
             }
             Err(e) => problems.push(Problem::new(file, format!("cannot read: {e}"))),
         }

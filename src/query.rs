@@ -70,6 +70,8 @@ pub struct Graph {
     pub lake_tables: BTreeSet<String>,
     /// Nodes switched off, with why (a table the lake lacks, or a query that is off).
     pub skipped: BTreeMap<String, String>,
+    /// Contract tables the lake lacks that queries marked optional: read as empty tables.
+    pub stand_ins: BTreeSet<String>,
     /// What is wrong: syntax errors, unknown tables, cycles. Queries with a problem, and those
     /// that read them, are left out of `order`.
     pub problems: Vec<Problem>,
@@ -104,6 +106,7 @@ pub fn graph(ctx: &SessionContext, queries: &BTreeMap<String, QueryFile>, wanted
     let mut todo: Vec<String> = wanted.to_vec();
     let mut bad: BTreeSet<String> = BTreeSet::new();
     let mut skipped: BTreeMap<String, String> = BTreeMap::new();
+    let mut stand_ins = BTreeSet::new();
     while let Some(name) = todo.pop() {
         if deps.contains_key(&name) {
             continue;
@@ -131,18 +134,29 @@ pub fn graph(ctx: &SessionContext, queries: &BTreeMap<String, QueryFile>, wanted
                         continue;
                     }
                     let t = r.table().to_string();
+                    if r.schema().is_none() && state.table_functions().contains_key(&t) {
+                        continue; // generate_series(…), range(…): DataFusion's table functions
+                    }
                     let (t_base, t_lagged) = split_lag(&t);
                     let in_lake = tables.lake.contains(&t) || tables.provided.contains(&t);
                     if queries.contains_key(t_base) {
                         if in_lake {
-                            problems.push(locate(q, &t, format!("`{t}` is both a lake table and queries/{t}.sql; rename the query so the name means one thing")));
+                            problems.push(locate(
+                                q,
+                                &t,
+                                format!("`{t}` is both a lake table and queries/{t}.sql; rename the query so the name means one thing"),
+                            ));
                         }
                         if t_base == base {
                             problems.push(locate(q, &t, format!("query `{base}` reads itself")));
                             continue;
                         }
                         if lagged && t_lagged {
-                            problems.push(locate(q, &t, format!("`{t}` is already the previous period; a query of the previous period cannot go back another")));
+                            problems.push(locate(
+                                q,
+                                &t,
+                                format!("`{t}` is already the previous period; a query of the previous period cannot go back another"),
+                            ));
                             continue;
                         }
                         let node = if lagged { format!("{t_base}{PREV}") } else { t.clone() };
@@ -150,6 +164,8 @@ pub fn graph(ctx: &SessionContext, queries: &BTreeMap<String, QueryFile>, wanted
                         todo.push(node);
                     } else if in_lake {
                         lake.insert(t);
+                    } else if tables.optional.contains(&t.as_str()) && q.optional_tables().contains(&t) {
+                        stand_ins.insert(t);
                     } else if tables.optional.contains(&t.as_str()) {
                         skipped.insert(name.clone(), format!("the lake `{}` has no table `{t}`", tables.lake_shown));
                     } else {
@@ -206,7 +222,7 @@ pub fn graph(ctx: &SessionContext, queries: &BTreeMap<String, QueryFile>, wanted
     };
     problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     problems.dedup();
-    Graph { order, deps, lake_tables: lake, skipped, problems }
+    Graph { order, deps, lake_tables: lake, skipped, stand_ins, problems }
 }
 
 fn is_query(stmt: &DfStatement) -> bool {

@@ -18,6 +18,7 @@ pub async fn run(root: &Path, a: CheckArgs) -> anyhow::Result<u8> {
         Err(code) => return Ok(code),
     };
     let mut problems = Vec::new();
+    let mut notes = Vec::new();
     let jobs: Vec<_> = match &a.job {
         Some(name) => match project.job(name) {
             Ok(j) => vec![j],
@@ -36,7 +37,7 @@ pub async fn run(root: &Path, a: CheckArgs) -> anyhow::Result<u8> {
         Ok(templates) => {
             problems.extend(templates.lint());
             for job in &jobs {
-                problems.extend(pipeline::check(&project, job, &templates).await);
+                problems.extend(pipeline::check(&project, job, &templates, &mut notes).await);
             }
         }
         Err(ps) => problems.extend(ps),
@@ -45,6 +46,9 @@ pub async fn run(root: &Path, a: CheckArgs) -> anyhow::Result<u8> {
     problems.dedup();
     for p in &problems {
         println!("{p}");
+    }
+    for n in &notes {
+        println!("note: {n}");
     }
     let queries: usize = project.queries.len();
     if problems.is_empty() {

@@ -25,9 +25,6 @@ pub async fn run(root: &Path, a: DemoArgs) -> anyhow::Result<u8> {
     }
     let dir = root.join(&a.dir);
     let lake_dir = dir.join("lake");
-    if lake_dir.exists() {
-        std::fs::remove_dir_all(&lake_dir)?;
-    }
     let o = a.size.options(lake_dir.clone());
     let until = o.until;
     let s = tokio::task::spawn_blocking(move || generate::generate(&o)).await??;

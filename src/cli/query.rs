@@ -3,13 +3,13 @@
 
 use clap::{Args, ValueEnum};
 use pareto::exit;
+use pareto::period::{Period, PeriodKind};
 use pareto::pipeline;
 use pareto::problem::Problem;
-use std::collections::BTreeMap;
-use pareto::period::{Period, PeriodKind};
 use pareto::project::QueryFile;
 use pareto::query;
 use pareto::results;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
@@ -116,7 +116,7 @@ pub async fn run(root: &Path, a: QueryArgs) -> anyhow::Result<u8> {
     let period = Period::last_complete(kind, as_of, tz);
 
     const NAME: &str = "__adhoc";
-    let extra = BTreeMap::from([(NAME.to_string(), QueryFile { name: NAME.into(), file: shown, sql })]);
+    let extra = BTreeMap::from([(NAME.to_string(), QueryFile::new(NAME, shown, sql))]);
     let result: Result<_, Vec<Problem>> = async {
         let prepared = pipeline::prepare(&project, &job_for_params, &[NAME.to_string()], extra, &period, as_of, false)
             .await
@@ -195,5 +195,7 @@ fn adhoc_job(tz: chrono_tz::Tz, period: PeriodKind, lake: &str) -> pareto::spec:
         attach: Vec::new(),
         currency: "USD".into(),
         params: Default::default(),
+        scoring: None,
+        service_levels: Vec::new(),
     }
 }

@@ -64,15 +64,15 @@ pub async fn run(root: &Path, a: RunArgs) -> anyhow::Result<u8> {
                 println!("dry run {} {}: not sent (would go to {})", job.name, r.period.label(), r.recipients.join(", "));
             }
             println!("report: {}", dir.join("report.html").display());
+            if let Some(e) = r.record_error {
+                eprintln!("warning: the report was sent, but {e}");
+            }
             Ok(exit::OK)
         }
         Err(f) => {
             eprintln!("error: job `{}` failed: {}", job.name, f.error);
-            if let Some(d) = f.dir {
-                eprintln!(
-                    "nothing was sent; the run is recorded in {}",
-                    pareto::problem::shown(&project.root, &d.join("run.json")).display()
-                );
+            if let Some(file) = f.record {
+                eprintln!("nothing was sent; the run is recorded in {}", pareto::problem::shown(&project.root, &file).display());
             } else {
                 eprintln!("nothing was sent");
             }

@@ -13,6 +13,8 @@ use std::time::SystemTime;
 pub enum DeliverError {
     #[error("no sender: set `from = \"Reports <reports@example.com>\"` in pareto.toml or PARETO_FROM")]
     NoSender,
+    #[error("{0}")]
+    Config(String),
     #[error("cannot build the email: {0}")]
     Build(String),
     #[error("SMTP server {server}: {message}")]

@@ -8,6 +8,26 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use std::time::Duration;
 
+/// Check the settings that can be checked without a server, before any work is done: a user
+/// needs a password, a CA file must be a readable PEM certificate.
+pub fn preflight(config: &Smtp) -> Result<(), DeliverError> {
+    if config.user.is_some() && config.password.is_none() {
+        return Err(DeliverError::Config(format!(
+            "`smtp.user` is set in pareto.toml but there is no password: set the environment variable {}",
+            config.password_env
+        )));
+    }
+    if let Some(ca) = &config.ca_file {
+        let pem = std::fs::read(ca).map_err(|e| DeliverError::Config(format!("cannot read `smtp.ca_file` {}: {e}", ca.display())))?;
+        Certificate::from_pem(&pem)
+            .map_err(|e| DeliverError::Config(format!("`smtp.ca_file` {} is not a PEM certificate: {e}", ca.display())))?;
+    }
+    if config.user.is_some() && config.tls == TlsMode::None {
+        tracing::warn!("smtp.tls = \"none\" with smtp.user: the password crosses the network in clear text");
+    }
+    Ok(())
+}
+
 /// Send `message` through the configured server. Returns the server's reply to the message.
 pub async fn send(config: &Smtp, message: &Built) -> Result<String, DeliverError> {
     let server = format!("{}:{}", config.host, config.port);
@@ -58,7 +78,10 @@ fn explain(e: &lettre::transport::smtp::Error) -> String {
         }
         source = s.source();
     }
-    let hint = if e.is_permanent() {
+    let lower = text.to_lowercase();
+    let hint = if lower.contains("certificate") || lower.contains("handshake") || lower.contains("tls") || e.is_tls() {
+        "; check `smtp.tls` (starttls, tls or none) and `smtp.ca_file` (the CA that signed the server's certificate)"
+    } else if e.is_permanent() {
         if let Some(code) = e.status() {
             if code.to_string().starts_with("53") {
                 "; check `smtp.user` and the password variable"
@@ -72,8 +95,6 @@ fn explain(e: &lettre::transport::smtp::Error) -> String {
         "; the server asked to try again later (temporary)"
     } else if text.contains("Connection refused") || text.contains("connection") || text.contains("Connection") {
         "; check `smtp.host` and `smtp.port`, and that the server is up"
-    } else if e.is_tls() {
-        "; check `smtp.tls` (starttls, tls or none) and `smtp.ca_file`"
     } else {
         ""
     };

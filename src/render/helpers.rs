@@ -35,8 +35,14 @@ pub fn register(hb: &mut Handlebars<'static>, flavour: Flavour) {
     }
 }
 
-fn param<'a>(h: &'a Helper, i: usize, name: &'static str) -> Result<&'a Value, RenderError> {
-    h.param(i).map(|p| p.value()).ok_or_else(|| RenderErrorReason::ParamNotFoundForIndex(name, i).into())
+/// Parameter `i` of helper `name`. In strict mode a name the data lacks is an error, as it is for
+/// a plain `{{name}}`; otherwise it reads as null and shows as "–".
+fn param<'a>(h: &'a Helper, r: &Handlebars, i: usize, name: &'static str) -> Result<&'a Value, RenderError> {
+    let p = h.param(i).ok_or_else(|| RenderError::from(RenderErrorReason::ParamNotFoundForIndex(name, i)))?;
+    if r.strict_mode() && p.is_value_missing() {
+        return Err(RenderErrorReason::MissingVariable(p.relative_path().cloned()).into());
+    }
+    Ok(p.value())
 }
 
 fn decimals(h: &Helper, default: usize) -> usize {
@@ -51,16 +57,16 @@ fn currency_code(h: &Helper, ctx: &Context) -> String {
 }
 
 /// `{{number x decimals=0}}`
-fn number(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
-    let v = param(h, 0, "number")?;
+fn number(h: &Helper, r: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+    let v = param(h, r, 0, "number")?;
     let text = format::as_f64(v).map(|f| format::number(f, decimals(h, 0))).unwrap_or_else(|| MISSING.into());
     out.write(&text)?;
     Ok(())
 }
 
 /// `{{currency x decimals=0 code="EUR"}}`: the job's `currency` unless `code` is given.
-fn currency(h: &Helper, _: &Handlebars, ctx: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
-    let v = param(h, 0, "currency")?;
+fn currency(h: &Helper, r: &Handlebars, ctx: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+    let v = param(h, r, 0, "currency")?;
     let code = currency_code(h, ctx);
     let text = format::as_f64(v).map(|f| format::currency(f, &code, decimals(h, 0))).unwrap_or_else(|| MISSING.into());
     out.write(&text)?;
@@ -68,16 +74,16 @@ fn currency(h: &Helper, _: &Handlebars, ctx: &Context, _: &mut RenderContext, ou
 }
 
 /// `{{percent ratio decimals=1}}`: 0.123 → 12.3%.
-fn percent(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
-    let v = param(h, 0, "percent")?;
+fn percent(h: &Helper, r: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+    let v = param(h, r, 0, "percent")?;
     let text = format::as_f64(v).map(|f| format::percent(f, decimals(h, 1))).unwrap_or_else(|| MISSING.into());
     out.write(&text)?;
     Ok(())
 }
 
 /// `{{date x format="%-d %b %Y"}}`
-fn date(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
-    let v = param(h, 0, "date")?;
+fn date(h: &Helper, r: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+    let v = param(h, r, 0, "date")?;
     let fmt = h.hash_get("format").and_then(|f| f.value().as_str()).unwrap_or("%-d %b %Y");
     let text = v.as_str().and_then(|s| format::date(s, fmt)).unwrap_or_else(|| MISSING.into());
     out.write(&text)?;
@@ -87,11 +93,12 @@ fn date(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mu
 /// The change `{{delta current previous}}` describes: relative (`format="percent"`, the default)
 /// or absolute (`number`, `currency`, `points`); `{{delta change}}` takes a change already made.
 /// `inverse=true` marks a fall as good (reply times, churn).
-fn delta_parts(h: &Helper, ctx: &Context) -> Result<Option<(Direction, String, bool)>, RenderError> {
-    let current = format::as_f64(param(h, 0, "delta")?);
+fn delta_parts(h: &Helper, r: &Handlebars, ctx: &Context) -> Result<Option<(Direction, String, bool)>, RenderError> {
+    let current = format::as_f64(param(h, r, 0, "delta")?);
     let fmt = h.hash_get("format").and_then(|f| f.value().as_str()).unwrap_or("percent").to_string();
-    let change = match h.param(1) {
-        Some(prev) => match (current, format::as_f64(prev.value())) {
+    let previous = if h.param(1).is_some() { Some(param(h, r, 1, "delta")?) } else { None };
+    let change = match previous {
+        Some(prev) => match (current, format::as_f64(prev)) {
             (Some(c), Some(p)) if fmt == "percent" => (p != 0.0).then(|| (c - p) / p.abs()),
             (Some(c), Some(p)) => Some(c - p),
             _ => None,
@@ -106,8 +113,8 @@ fn delta_parts(h: &Helper, ctx: &Context) -> Result<Option<(Direction, String, b
     }))
 }
 
-fn delta_html(h: &Helper, _: &Handlebars, ctx: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
-    match delta_parts(h, ctx)? {
+fn delta_html(h: &Helper, r: &Handlebars, ctx: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+    match delta_parts(h, r, ctx)? {
         None => out.write(&format!("<span style=\"color:{FLAT}\">{MISSING}</span>"))?,
         Some((dir, text, inverse)) => {
             let (marker, good) = match dir {
@@ -129,8 +136,8 @@ fn delta_html(h: &Helper, _: &Handlebars, ctx: &Context, _: &mut RenderContext, 
     Ok(())
 }
 
-fn delta_text(h: &Helper, _: &Handlebars, ctx: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
-    match delta_parts(h, ctx)? {
+fn delta_text(h: &Helper, r: &Handlebars, ctx: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+    match delta_parts(h, r, ctx)? {
         None => out.write(MISSING)?,
         Some((dir, text, _)) => {
             let marker = match dir {
@@ -150,10 +157,16 @@ struct Grid {
     columns: Vec<(String, ColumnFormat)>,
     rows: Vec<Vec<String>>,
     more: usize,
+    /// Why the result is off, when it is.
+    off: Option<String>,
 }
 
-fn grid(h: &Helper, ctx: &Context) -> Result<Grid, RenderError> {
-    let result = param(h, 0, "table")?;
+fn grid(h: &Helper, r: &Handlebars, ctx: &Context) -> Result<Grid, RenderError> {
+    let result = param(h, r, 0, "table")?;
+    if result.get("skipped").and_then(|s| s.as_bool()) == Some(true) {
+        let why = result.get("reason").and_then(|s| s.as_str()).unwrap_or("its data is missing");
+        return Ok(Grid { columns: Vec::new(), rows: Vec::new(), more: 0, off: Some(format!("Not available: {why}.")) });
+    }
     let bad = || RenderErrorReason::Other("`table` takes a query result, like `{{table results.top_customers}}`".into());
     let all_cols = result.get("columns").and_then(|c| c.as_array()).ok_or_else(bad)?;
     let rows = result.get("rows").and_then(|r| r.as_array()).ok_or_else(bad)?;
@@ -190,16 +203,20 @@ fn grid(h: &Helper, ctx: &Context) -> Result<Grid, RenderError> {
         .iter()
         .map(|r| columns.iter().zip(&decimals).map(|((n, f), d)| format::cell(r.get(n).unwrap_or(&Value::Null), *f, &code, *d)).collect())
         .collect();
-    Ok(Grid { more: rows.len().saturating_sub(shown.len()), columns, rows: shown })
+    Ok(Grid { more: rows.len().saturating_sub(shown.len()), columns, rows: shown, off: None })
 }
 
 fn numeric(f: ColumnFormat) -> bool {
     !matches!(f, ColumnFormat::Text | ColumnFormat::Date)
 }
 
-fn table_html(h: &Helper, _: &Handlebars, ctx: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
-    let g = grid(h, ctx)?;
+fn table_html(h: &Helper, r: &Handlebars, ctx: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+    let g = grid(h, r, ctx)?;
     let esc = handlebars::html_escape;
+    if let Some(off) = &g.off {
+        out.write(&format!("<p style=\"margin:0;font-size:13px;color:#57606a;\">{}</p>", esc(off)))?;
+        return Ok(());
+    }
     let mut s = String::from(
         "<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\" style=\"border-collapse:collapse;width:100%;font-size:13px;line-height:18px;\">\n<tr>",
     );
@@ -241,8 +258,13 @@ fn table_html(h: &Helper, _: &Handlebars, ctx: &Context, _: &mut RenderContext, 
     Ok(())
 }
 
-fn table_text(h: &Helper, _: &Handlebars, ctx: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
-    let g = grid(h, ctx)?;
+fn table_text(h: &Helper, r: &Handlebars, ctx: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+    let g = grid(h, r, ctx)?;
+    if let Some(off) = &g.off {
+        out.write(off)?;
+        out.write("\n")?;
+        return Ok(());
+    }
     let headings: Vec<String> = g.columns.iter().map(|(n, _)| format::heading(n)).collect();
     let widths: Vec<usize> = (0..g.columns.len())
         .map(|i| g.rows.iter().map(|r| r[i].chars().count()).chain([headings[i].chars().count()]).max().unwrap_or(0))

@@ -181,8 +181,11 @@ pub fn generate(o: &Options, mut progress: impl FnMut(NaiveDate)) -> Result<Summ
     if o.customers == 0 {
         return Err(GenerateError::Options("--customers must be at least 1".into()));
     }
+    if !(1..=50).contains(&o.years) {
+        return Err(GenerateError::Options("--years must be 1 to 50".into()));
+    }
     let start = month_start(o.until - Duration::days(365 * o.years as i64));
-    std::fs::create_dir_all(&o.out).map_err(|source| GenerateError::Io { path: o.out.clone(), source })?;
+    prepare_out(&o.out)?;
     let mut summary = Summary::default();
 
     let mut profiles: Vec<Profile> = (0..o.customers).map(|i| profile(o.seed, i, start, o.until)).collect();
@@ -408,7 +411,36 @@ pub fn generate(o: &Options, mut progress: impl FnMut(NaiveDate)) -> Result<Summ
     tickets.finish()?;
     csat.finish()?;
     nps.finish()?;
+    let marker = serde_json::json!({ "seed": o.seed, "customers": o.customers, "until": o.until.to_string(), "years": o.years });
+    let path = o.out.join(MARKER);
+    std::fs::write(&path, marker.to_string()).map_err(|source| GenerateError::Io { path, source })?;
     Ok(summary)
+}
+
+/// The file that marks a folder as a sample lake pareto wrote (and may replace).
+pub const MARKER: &str = ".pareto-sample";
+
+const TABLES: &[&str] = &["customers", "orders", "subscriptions", "tickets", "csat", "nps"];
+
+/// Make `out` ready: create it, or empty an earlier sample lake there. Refuses a folder that holds
+/// anything else, so a real lake is never overwritten.
+fn prepare_out(out: &Path) -> Result<(), GenerateError> {
+    let io = |source| GenerateError::Io { path: out.to_path_buf(), source };
+    if out.join(MARKER).is_file() {
+        for t in TABLES {
+            let dir = out.join(t);
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(io)?;
+            }
+        }
+        std::fs::remove_file(out.join(MARKER)).map_err(io)?;
+    } else if out.exists() && std::fs::read_dir(out).map_err(io)?.next().is_some() {
+        return Err(GenerateError::Options(format!(
+            "`{}` is not empty and is not a sample lake pareto wrote; choose an empty or new folder",
+            out.display()
+        )));
+    }
+    std::fs::create_dir_all(out).map_err(io)
 }
 
 fn months_between(a: NaiveDate, b: NaiveDate) -> u32 {

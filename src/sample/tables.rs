@@ -345,7 +345,9 @@ impl<T: Table> Writer<T> {
         if self.open.is_none() {
             std::fs::create_dir_all(&self.dir).map_err(|source| GenerateError::Io { path: self.dir.clone(), source })?;
             let name = if year == 0 { format!("{}.parquet", self.table) } else { format!("{}-{year}.parquet", self.table) };
-            let path = self.dir.join(name);
+            // Written under a temporary name and renamed when complete, so an interrupted run
+            // leaves no truncated Parquet file in the lake.
+            let path = self.dir.join(format!("{name}.tmp"));
             let file = File::create(&path).map_err(|source| GenerateError::Io { path: path.clone(), source })?;
             let props =
                 WriterProperties::builder().set_max_row_group_row_count(Some(1_000_000)).set_compression(Compression::SNAPPY).build();
@@ -362,7 +364,9 @@ impl<T: Table> Writer<T> {
 
     fn close(&mut self) -> Result<(), GenerateError> {
         if let Some((_, path, w)) = self.open.take() {
-            w.close().map_err(|e| GenerateError::Parquet { path, message: e.to_string() })?;
+            w.close().map_err(|e| GenerateError::Parquet { path: path.clone(), message: e.to_string() })?;
+            let done = path.with_extension("");
+            std::fs::rename(&path, &done).map_err(|source| GenerateError::Io { path: done, source })?;
         }
         Ok(())
     }

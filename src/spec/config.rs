@@ -148,6 +148,10 @@ pub fn load(root: &Path, env: &BTreeMap<String, String>) -> Result<Config, Vec<P
     let password = var("PARETO_SMTP_PASSWORD").or_else(|| var(&password_env));
     let archive = var("PARETO_ARCHIVE").or(raw.archive).unwrap_or_else(|| "archive".into());
     let ca_file = raw.smtp.ca_file.map(|f| root.join(f));
+    let timeout_secs = raw.smtp.timeout_secs.unwrap_or(60);
+    if !(1..=3600).contains(&timeout_secs) {
+        bad("smtp.timeout_secs", format!("{timeout_secs} is not 1 to 3600 seconds"));
+    }
     let timezone = raw.defaults.timezone;
     if let Some(tz) = &timezone
         && tz.parse::<chrono_tz::Tz>().is_err()
@@ -170,7 +174,7 @@ pub fn load(root: &Path, env: &BTreeMap<String, String>) -> Result<Config, Vec<P
             password,
             password_env,
             ca_file,
-            timeout_secs: raw.smtp.timeout_secs.unwrap_or(60),
+            timeout_secs,
         },
         timezone,
         lake: raw.defaults.lake,

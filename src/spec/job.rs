@@ -38,6 +38,106 @@ struct RawJob {
     currency: Option<String>,
     #[serde(default)]
     params: BTreeMap<String, Spanned<toml::Value>>,
+    scoring: Option<Spanned<RawScoring>>,
+    #[serde(default)]
+    service_levels: BTreeMap<String, Spanned<RawServiceLevel>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScoring {
+    #[serde(default)]
+    source: Option<String>,
+    per: Option<String>,
+    tiers: Option<Vec<String>>,
+    #[serde(default)]
+    exit_tolerance: usize,
+    #[serde(default)]
+    pin: BTreeMap<String, String>,
+    #[serde(default)]
+    refine: BTreeMap<String, RawRefine>,
+    criteria: Vec<Spanned<RawCriterion>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRefine {
+    min_each: u8,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCriterion {
+    name: String,
+    expr: String,
+    weight: Option<f64>,
+    quantiles: Option<u8>,
+    thresholds: Option<Vec<f64>>,
+    #[serde(default)]
+    lower_is_better: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServiceLevel {
+    promise: String,
+    first_reply_hours: Option<f64>,
+    resolution_hours: Option<f64>,
+}
+
+/// How a criterion's raw value becomes a category 1..k (1 = least favourable).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bands {
+    /// k equal-sized groups by rank; ties share the lower category.
+    Quantiles(u8),
+    /// Ascending cut points: below the first is 1, at or above the last is k.
+    Thresholds(Vec<f64>),
+}
+
+/// One scoring criterion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Criterion {
+    pub name: String,
+    /// A SQL expression over the scored table (an aggregate when scoring groups).
+    pub expr: String,
+    pub weight: f64,
+    pub bands: Bands,
+    pub lower_is_better: bool,
+}
+
+impl Criterion {
+    /// Number of categories.
+    pub fn k(&self) -> u8 {
+        match &self.bands {
+            Bands::Quantiles(k) => *k,
+            Bands::Thresholds(t) => t.len() as u8 + 1,
+        }
+    }
+}
+
+/// The value-tier model declared in `[scoring]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scoring {
+    /// The table scored (default `customer_facts`).
+    pub source: String,
+    /// Score groups of this column instead of customers.
+    pub per: Option<String>,
+    pub tiers: Vec<String>,
+    pub exit_tolerance: usize,
+    /// Tier → minimum category every criterion must reach to stay in it.
+    pub min_each: BTreeMap<String, u8>,
+    /// Id → tier, overriding everything.
+    pub pins: Vec<(String, String)>,
+    pub criteria: Vec<Criterion>,
+}
+
+/// A tier's promised service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceLevel {
+    pub tier: String,
+    pub promise: String,
+    pub first_reply_hours: Option<f64>,
+    pub resolution_hours: Option<f64>,
 }
 
 /// A job parameter's value, typed as TOML typed it.
@@ -72,6 +172,9 @@ pub struct Job {
     pub attach: Vec<String>,
     pub currency: String,
     pub params: BTreeMap<String, ParamValue>,
+    pub scoring: Option<Scoring>,
+    /// In tier order (A, B, C, Exit) when a scoring model names the tiers.
+    pub service_levels: Vec<ServiceLevel>,
 }
 
 /// What a job is checked against: the query and template names the project has.
@@ -248,10 +351,37 @@ fn check(raw: RawJob, text: &str, shown: &Path, config: &Config, known: &Known) 
         params.insert(k.clone(), value);
     }
 
+    let scoring = raw.scoring.as_ref().and_then(|sc| check_scoring(sc, &at, &mut problems));
+    let tier_order: Vec<String> =
+        scoring.as_ref().map(|s| s.tiers.iter().cloned().chain(["Exit".to_string()]).collect()).unwrap_or_default();
+    let mut service_levels = Vec::new();
+    for (tier, sl) in &raw.service_levels {
+        if !tier_order.is_empty() && !tier_order.contains(tier) {
+            problems
+                .push(at(sl.span(), format!("`service_levels.{tier}`: `{tier}` is not a tier of `[scoring]` ({})", tier_order.join(", "))));
+            continue;
+        }
+        let sl = sl.get_ref();
+        for (key, v) in [("first_reply_hours", sl.first_reply_hours), ("resolution_hours", sl.resolution_hours)] {
+            if v.is_some_and(|h| !(h > 0.0)) {
+                problems.push(Problem::new(shown.to_path_buf(), format!("`service_levels.{tier}.{key}` must be more than 0 hours")));
+            }
+        }
+        service_levels.push(ServiceLevel {
+            tier: tier.clone(),
+            promise: sl.promise.clone(),
+            first_reply_hours: sl.first_reply_hours,
+            resolution_hours: sl.resolution_hours,
+        });
+    }
+    service_levels.sort_by_key(|s| tier_order.iter().position(|t| *t == s.tier).unwrap_or(usize::MAX));
+
     if !problems.is_empty() {
         return Err(problems);
     }
     Ok(Job {
+        scoring,
+        service_levels,
         name,
         description: raw.description,
         file: shown.to_path_buf(),
@@ -270,6 +400,123 @@ fn check(raw: RawJob, text: &str, shown: &Path, config: &Config, known: &Known) 
         attach,
         currency: raw.currency.unwrap_or_else(|| config.currency.clone()),
         params,
+    })
+}
+
+/// Check `[scoring]`, adding every problem to `problems`.
+fn check_scoring(
+    sc: &Spanned<RawScoring>,
+    at: &dyn Fn(std::ops::Range<usize>, String) -> Problem,
+    problems: &mut Vec<Problem>,
+) -> Option<Scoring> {
+    let before = problems.len();
+    let span = sc.span();
+    let raw = sc.get_ref();
+    let mut bad = |m: String| problems.push(at(span.clone(), m));
+    let tiers = raw.tiers.clone().unwrap_or_else(|| vec!["A".into(), "B".into(), "C".into()]);
+    if tiers.is_empty() {
+        bad("`scoring.tiers` is empty: name at least one tier, e.g. [\"A\", \"B\", \"C\"]".into());
+    }
+    let mut seen = BTreeSet::new();
+    for t in &tiers {
+        if t == "Exit" {
+            bad("`scoring.tiers`: `Exit` is added by the model itself (customers scoring lowest on every criterion); leave it out".into());
+        } else if t.is_empty() || t.contains('\'') {
+            bad(format!("`scoring.tiers`: `{t}` cannot name a tier"));
+        } else if !seen.insert(t.clone()) {
+            bad(format!("`scoring.tiers`: `{t}` is listed twice"));
+        }
+    }
+    if raw.criteria.is_empty() {
+        bad("`[scoring]` has no criteria: add `[[scoring.criteria]]` tables with name, expr and quantiles or thresholds".into());
+    }
+    let mut criteria = Vec::new();
+    let mut names = BTreeSet::new();
+    for c in &raw.criteria {
+        let cspan = c.span();
+        let c = c.get_ref();
+        let mut cbad = |m: String| problems.push(at(cspan.clone(), format!("criterion `{}`: {m}", c.name)));
+        if !is_identifier(&c.name) {
+            cbad("a name may hold only lowercase letters, digits and `_` (it names result columns)".into());
+        } else if ["id", "total", "tier", "reason", "ranked_tier"].contains(&c.name.as_str()) || !names.insert(c.name.clone()) {
+            cbad("the name is already used; pick another".into());
+        }
+        if c.expr.trim().is_empty() {
+            cbad("`expr` is empty: give a SQL expression, such as `revenue_12m`".into());
+        }
+        let weight = c.weight.unwrap_or(1.0);
+        if !(weight > 0.0) {
+            cbad(format!("`weight` must be more than 0 (it is {weight})"));
+        }
+        let bands = match (c.quantiles, &c.thresholds) {
+            (Some(k), None) if k == 3 || k == 4 => Some(Bands::Quantiles(k)),
+            (Some(k), None) => {
+                cbad(format!("`quantiles = {k}`: use 3 or 4 categories"));
+                None
+            }
+            (None, Some(t)) if (t.len() == 2 || t.len() == 3) && t.windows(2).all(|w| w[0] < w[1]) => Some(Bands::Thresholds(t.clone())),
+            (None, Some(_)) => {
+                cbad("`thresholds` must be 2 or 3 ascending numbers (3 or 4 categories)".into());
+                None
+            }
+            (Some(_), Some(_)) => {
+                cbad("give `quantiles` or `thresholds`, not both".into());
+                None
+            }
+            (None, None) => {
+                cbad("give `quantiles = 4` or `thresholds = [a, b, c]` to map the value to categories".into());
+                None
+            }
+        };
+        if let Some(bands) = bands {
+            criteria.push(Criterion { name: c.name.clone(), expr: c.expr.clone(), weight, bands, lower_is_better: c.lower_is_better });
+        }
+    }
+    let mut bad = |m: String| problems.push(at(span.clone(), m));
+    if !raw.criteria.is_empty() && raw.exit_tolerance >= raw.criteria.len() {
+        bad(format!(
+            "`scoring.exit_tolerance = {}` must be less than the number of criteria ({}); 0 puts in Exit only those lowest on every criterion",
+            raw.exit_tolerance,
+            raw.criteria.len()
+        ));
+    }
+    let mut min_each = BTreeMap::new();
+    for (tier, r) in &raw.refine {
+        if !tiers.contains(tier) {
+            bad(format!("`scoring.refine.{tier}`: `{tier}` is not one of the tiers ({})", tiers.join(", ")));
+        } else if !(1..=4).contains(&r.min_each) {
+            bad(format!("`scoring.refine.{tier}.min_each = {}`: a category is 1 to 4", r.min_each));
+        } else {
+            min_each.insert(tier.clone(), r.min_each);
+        }
+    }
+    let mut pins = Vec::new();
+    for (id, tier) in &raw.pin {
+        if !tiers.contains(tier) && tier != "Exit" {
+            bad(format!("`scoring.pin`: `{id} = \"{tier}\"` names no tier ({}, Exit)", tiers.join(", ")));
+        } else if raw.per.is_none() && id.parse::<i64>().is_err() {
+            bad(format!("`scoring.pin`: `{id}` is not a customer id"));
+        } else {
+            pins.push((id.clone(), tier.clone()));
+        }
+    }
+    if let Some(per) = &raw.per
+        && !is_identifier(per)
+    {
+        bad(format!("`scoring.per`: `{per}` is not a column name"));
+    }
+    let source = raw.source.clone().unwrap_or_else(|| "customer_facts".into());
+    if !is_identifier(&source) {
+        bad(format!("`scoring.source`: `{source}` is not a table or query name"));
+    }
+    (problems.len() == before).then(|| Scoring {
+        source,
+        per: raw.per.clone().filter(|p| p != "customer_id"),
+        tiers,
+        exit_tolerance: raw.exit_tolerance,
+        min_each,
+        pins,
+        criteria,
     })
 }
 

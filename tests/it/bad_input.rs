@@ -40,6 +40,13 @@ fn run(p: &TestProject) -> Out {
     p.run(&["run", "daily", "--as-of", "2026-11-17"])
 }
 
+/// The run failed with `code` and sent nothing (the caller checks the message).
+#[track_caller]
+fn refused(out: &Out, server: &SmtpServer, code: i32) {
+    out.expect(code);
+    assert!(server.received().is_empty(), "an email went out");
+}
+
 /// The run failed with `code`, printed `message` as its error, and sent nothing.
 #[track_caller]
 fn fails(out: &Out, server: &SmtpServer, code: i32, message: &str) {
@@ -81,7 +88,7 @@ fn missing_table() {
         &run(&p),
         &server,
         1,
-        "error: job `daily` failed: queries/totals.sql:2:6: table `refunds` is neither a table in the lake `lake` nor a query in queries/ (there are: `customers`, `orders`, `totals`)",
+        "error: job `daily` failed: queries/totals.sql:2:6: table `refunds` is neither a table in the lake `lake` nor a query in queries/ (there are: `customers`, `orders`, `subscriptions`, `totals`)",
     );
 }
 
@@ -93,7 +100,7 @@ fn truncated_parquet_file_is_named() {
     let bytes = std::fs::read(&f).unwrap();
     std::fs::write(&f, &bytes[..bytes.len() / 2]).unwrap();
     let out = run(&p);
-    fails(&out, &server, 1, out.stderr.lines().next().unwrap_or_default());
+    refused(&out, &server, 1);
     assert!(
         out.stderr
             .starts_with("error: job `daily` failed: lake table `orders`: `lake/orders/part-1.parquet` is not a readable Parquet file ("),
@@ -185,7 +192,7 @@ fn unknown_column_is_named() {
     let p = mini(&server);
     p.file("queries/totals.sql", "SELECT COUNT(*) AS orders, SUM(amount) AS revenue\nFROM orders\nWHERE orderd_at >= $period_start\n");
     let out = run(&p);
-    fails(&out, &server, 1, out.stderr.lines().next().unwrap_or_default());
+    refused(&out, &server, 1);
     assert!(out.stderr.starts_with("error: job `daily` failed: queries/totals.sql:3:7: "), "{}", out.stderr);
     assert!(out.stderr.contains("orderd_at"), "{}", out.stderr);
 }
@@ -196,7 +203,7 @@ fn unknown_parameter() {
     let p = mini(&server);
     p.file("queries/totals.sql", "SELECT COUNT(*) AS orders, SUM(amount) AS revenue\nFROM orders\nWHERE amount > $min_amount\n");
     let out = run(&p);
-    fails(&out, &server, 1, out.stderr.lines().next().unwrap_or_default());
+    refused(&out, &server, 1);
     assert!(
         out.stderr.starts_with("error: job `daily` failed: queries/totals.sql:3:16: unknown parameter `$min_amount`; add `min_amount = …` under `[params]` in the job file, or use one of: $as_of, $as_of_date, "),
         "{}",
@@ -215,7 +222,7 @@ fn job_params_are_bound_typed() {
     );
     p.run(&["run", "daily", "--as-of", "2026-11-17", "--dry-run"]).expect(0);
     // Orders over 90 on the web since 2026: 101 (100.00) only.
-    assert_eq!(p.read("archive/daily/2026-11-16/report.txt"), "1 orders, €100\n");
+    assert_eq!(p.read("archive/daily/2026-11-16.preview/report.txt"), "1 orders, €100\n");
 }
 
 #[test]
@@ -226,7 +233,7 @@ fn queries_read_each_other_and_cycles_are_refused() {
     p.file("queries/big_orders.sql", "SELECT amount AS revenue FROM orders WHERE amount >= 100\n");
     p.run(&["run", "daily", "--as-of", "2026-11-17", "--dry-run"]).expect(0);
     // 100.00, 250.50, 1000.00, 999.00 are at least 100: four orders.
-    assert_eq!(p.read("archive/daily/2026-11-16/report.txt"), "4 orders, €2,350\n");
+    assert_eq!(p.read("archive/daily/2026-11-16.preview/report.txt"), "4 orders, €2,350\n");
 
     p.file("queries/big_orders.sql", "SELECT * FROM totals\n");
     fails(
@@ -282,7 +289,7 @@ fn template_syntax_error() {
     let p = mini(&server);
     p.file("templates/simple.html.hbs", "<p>\n{{#each results.totals.rows}}\n</p>\n");
     let out = run(&p);
-    fails(&out, &server, 1, out.stderr.lines().next().unwrap_or_default());
+    refused(&out, &server, 1);
     assert!(out.stderr.starts_with("error: job `daily` failed: templates/simple.html.hbs:"), "{}", out.stderr);
     assert!(out.stderr.contains("template syntax"), "{}", out.stderr);
 }
@@ -306,7 +313,7 @@ fn an_unknown_key_names_file_and_line() {
     let p = mini(&server);
     p.file("jobs/daily.toml", &JOB.replace("period = \"day\"", "period = \"day\"\nrecipients = [\"x@example.com\"]"));
     let out = run(&p);
-    fails(&out, &server, 2, out.stderr.lines().next().unwrap_or_default());
+    refused(&out, &server, 2);
     assert!(out.stderr.starts_with("error: jobs/daily.toml:6:1: unknown field `recipients`, expected one of "), "{}", out.stderr);
 }
 
@@ -316,7 +323,7 @@ fn a_bad_period_and_time_zone() {
     let p = mini(&server);
     p.file("jobs/daily.toml", &JOB.replace("period = \"day\"", "period = \"fortnight\""));
     let out = run(&p);
-    fails(&out, &server, 2, out.stderr.lines().next().unwrap_or_default());
+    refused(&out, &server, 2);
     assert!(
         out.stderr
             .starts_with("error: jobs/daily.toml:5:10: unknown variant `fortnight`, expected one of `day`, `week`, `month`, `quarter`"),
@@ -363,5 +370,32 @@ fn no_sender_configured() {
         &server,
         2,
         "error: job `daily` failed: no sender: set `from = \"Reports <reports@example.com>\"` in pareto.toml or PARETO_FROM",
+    );
+}
+
+#[test]
+fn a_helper_given_a_field_the_data_lacks_in_strict_mode() {
+    let server = SmtpServer::start(Options::default());
+    let p = mini(&server);
+    p.file("templates/simple.txt.hbs", "{{#each results.totals.rows}}{{currency revenu}}{{/each}}\n");
+    fails(
+        &run(&p),
+        &server,
+        1,
+        "error: job `daily` failed: templates/simple.txt.hbs:1:30: `revenu` is not in the report's data (strict mode); check the query and column names, or guard it with {{#if}}",
+    );
+}
+
+#[test]
+fn a_query_name_with_a_double_underscore_is_refused() {
+    let server = SmtpServer::start(Options::default());
+    let p = mini(&server);
+    p.file("queries/totals__prev.sql", "SELECT 1 AS one\n");
+    let out = p.run(&["check"]);
+    out.expect(2);
+    assert!(
+        out.stdout.starts_with("queries/totals__prev.sql: `totals__prev`: a query name may not contain `__` (`name__prev` means a query's result for the previous period)"),
+        "{}",
+        out.stdout
     );
 }

@@ -13,12 +13,12 @@ fn the_bundled_project_checks_out() {
 
 #[test]
 fn check_lists_every_problem_not_just_the_first() {
-    let p = TestProject::bundled();
+    let p = TestProject::new();
     lake::write(&p.root);
-    // A job file with a bad key, another with a bad schedule and an unknown query, a query with a
-    // syntax error, one reading a missing table, one with a misspelt column, and a template that
-    // calls an unknown helper.
-    p.file("jobs/broken.toml", "name = \"broken\"\nschedule = \"0 7 * *\"\nperiod = \"week\"\nqueries = [\"nope\"]\ntemplate = \"weekly-leadership\"\nsubject = \"x\"\nto = [\"a@example.com\"]\n");
+    // A job file with a bad schedule and an unknown query, another with a misspelt key, a job whose
+    // queries have a syntax error, a missing table and a misspelt column, and a template that calls
+    // an unknown helper.
+    p.file("jobs/broken.toml", "name = \"broken\"\nschedule = \"0 7 * *\"\nperiod = \"week\"\nqueries = [\"nope\"]\ntemplate = \"second\"\nsubject = \"x\"\nto = [\"a@example.com\"]\n");
     p.file("jobs/typo.toml", "name = \"typo\"\nschedul = \"0 7 * * *\"\n");
     p.file(
         "jobs/second.toml",
@@ -35,16 +35,44 @@ fn check_lists_every_problem_not_just_the_first() {
         out.stdout,
         "\
 jobs/broken.toml:2:12: `schedule`: `0 7 * *` is not a cron expression (Invalid pattern: Pattern must have between 5 and 7 fields.); write e.g. `0 7 * * MON` (minute hour day-of-month month day-of-week)
-jobs/broken.toml:4:12: `queries`: there is no queries/nope.sql (there are: `bad_column`, `customer_facts`, `headline`, `missing_table`, `revenue_by_size`, `syntax`, `top_customers`)
-jobs/typo.toml:2:1: unknown field `schedul`, expected one of `name`, `description`, `schedule`, `timezone`, `period`, `lake`, `queries`, `template`, `subject`, `to`, `cc`, `bcc`, `owners`, `attach`, `currency`, `params`
+jobs/broken.toml:4:12: `queries`: there is no queries/nope.sql (there are: `bad_column`, `missing_table`, `syntax`)
+jobs/typo.toml:2:1: unknown field `schedul`, expected one of `name`, `description`, `schedule`, `timezone`, `period`, `lake`, `queries`, `template`, `subject`, `to`, `cc`, `bcc`, `owners`, `attach`, `currency`, `params`, `scoring`, `service_levels`
 queries/bad_column.sql:1:8: Schema error: No field named amout. Did you mean 'orders.amount'?
 Valid fields are orders.order_id, orders.customer_id, orders.ordered_at, orders.amount, orders.cost, orders.channel.
-queries/missing_table.sql:1:15: table `refunds` is neither a table in the lake `lake` nor a query in queries/ (there are: `bad_column`, `customer_facts`, `customers`, `headline`, `missing_table`, `orders`, `revenue_by_size`, `syntax`, `top_customers`)
+queries/missing_table.sql:1:15: table `refunds` is neither a table in the lake `lake` nor a query in queries/ (there are: `bad_column`, `customers`, `missing_table`, `orders`, `subscriptions`, `syntax`)
 queries/syntax.sql: SQL syntax error: Expected: an expression, found: EOF
 templates/second.html.hbs:1:1: unknown helper `money`; pareto's helpers are number, currency, percent, delta, date, table (plus Handlebars' own: if, unless, each, with, lookup, eq, ne, gt, lt, and, or, not, len)
 7 problem(s) found
 "
     );
+}
+
+#[test]
+fn check_says_which_sections_will_be_off() {
+    let p = TestProject::new();
+    lake::write(&p.root);
+    std::fs::remove_dir_all(p.path("lake/subscriptions")).unwrap();
+    p.file("jobs/mrr.toml", "name = \"mrr\"\nschedule = \"0 7 * * *\"\nperiod = \"month\"\nqueries = [\"mrr\", \"facts\"]\ntemplate = \"mrr\"\nsubject = \"x\"\nto = [\"a@example.com\"]\n");
+    p.file("queries/mrr.sql", "SELECT SUM(mrr) AS mrr FROM subscriptions\n");
+    p.file("queries/facts.sql", "-- pareto: optional subscriptions\nSELECT c.customer_id, COALESCE(SUM(s.mrr), 0) AS mrr FROM customers c LEFT JOIN subscriptions s USING (customer_id) GROUP BY 1 ORDER BY 1\n");
+    p.file("templates/mrr.html.hbs", "{{table results.mrr}}{{table results.facts}}\n");
+    p.file("templates/mrr.txt.hbs", "{{table results.mrr}}{{#each missing_tables}}missing: {{this}}{{/each}}\n");
+    let out = p.run(&["check"]);
+    out.expect(0);
+    assert_eq!(
+        out.stdout,
+        "note: jobs/mrr.toml: the lake has no table `subscriptions`; queries that can do without it read it as empty
+note: jobs/mrr.toml: `mrr` will be off (its report section says so): the lake `lake` has no table `subscriptions`
+ok: 1 job(s), 2 query file(s) and their templates check out
+"
+    );
+    p.run(&["run", "mrr", "--as-of", "2026-11-23", "--dry-run"]).expect(0);
+    assert_eq!(
+        p.read("archive/mrr/2026-10.preview/report.txt"),
+        "Not available: the lake `lake` has no table `subscriptions`.\nmissing: subscriptions\n"
+    );
+    let facts = p.read("archive/mrr/2026-10.preview/results/facts.csv");
+    assert_eq!(facts, "customer_id,mrr\n1,0.00\n2,0.00\n3,0.00\n4,0.00\n");
 }
 
 #[test]

@@ -109,17 +109,19 @@ fn generate_is_deterministic_and_time_ordered() {
         );
     }
     assert!(a.stdout.starts_with("wrote a: 300 customers, "), "{}", a.stdout);
-    // Orders are sorted by time within each file; every table has rows; the data is dirty in the
-    // documented ways.
-    let out = p.run(&[
-        "query",
-        "SELECT COUNT(*) AS unsorted FROM (SELECT ordered_at, LAG(ordered_at) OVER (ORDER BY order_id) AS prev FROM orders) WHERE ordered_at < prev",
-        "--lake",
-        "a",
-        "--format",
-        "csv",
-    ]);
-    out.expect(0);
+    // Orders are sorted by time within each file, in the file's own row order.
+    let file = std::fs::File::open(p.path("a/orders/orders-2026.parquet")).unwrap();
+    let reader = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+    let mut times = Vec::new();
+    for b in reader {
+        let b = b.unwrap();
+        let col = b.column_by_name("ordered_at").unwrap();
+        let col = col.as_any().downcast_ref::<datafusion::arrow::array::TimestampMicrosecondArray>().unwrap();
+        times.extend(col.values().iter().copied());
+    }
+    assert!(times.len() > 1000, "{}", times.len());
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "orders are not in time order");
+    // Every table has rows.
     let out = p.run(&["query", "SELECT (SELECT COUNT(*) FROM customers) AS c, (SELECT COUNT(*) FROM orders) > 3000 AS many_orders, (SELECT COUNT(*) FROM tickets) > 300 AS tickets, (SELECT COUNT(*) FROM csat) > 0 AS csat, (SELECT COUNT(*) FROM nps) > 0 AS nps, (SELECT COUNT(*) FROM subscriptions) > 0 AS subs", "--lake", "a", "--format", "csv"]);
     out.expect(0);
     assert_eq!(out.stdout, "c,many_orders,tickets,csat,nps,subs\n300,true,true,true,true,true\n");
@@ -134,7 +136,11 @@ fn demo_writes_a_report_from_a_fresh_clone() {
     }
     let out = p.run(&["demo", "--customers", "400", "--until", "2026-11-23"]);
     out.expect(0);
-    let report = p.path("demo/archive/weekly-leadership/2026-W47/report.html");
+    // Again: the earlier sample lake is replaced, not mixed with the new one.
+    let again = p.run(&["demo", "--customers", "300", "--until", "2026-11-23"]);
+    again.expect(0);
+    assert!(again.stdout.starts_with(&format!("sample lake: {} (300 customers, ", p.path("demo/lake").display())), "{}", again.stdout);
+    let report = p.path("demo/archive/weekly-leadership/2026-W47.preview/report.html");
     assert!(
         out.stdout.contains(&format!("report for weekly-leadership (Mon 16 – Sun 22 Nov 2026): {}", report.display())),
         "{}",
@@ -164,4 +170,44 @@ fn parameters_have_their_types_anywhere_in_a_query() {
     ]);
     out.expect(0);
     assert_eq!(out.stdout, "month,days,t\n2026-11-01T00:00:00,326,\"Timestamp(µs, \"\"UTC\"\")\"\n");
+}
+
+#[test]
+fn generate_refuses_a_folder_that_is_not_a_sample_lake() {
+    let p = TestProject::new();
+    lake::write(&p.root);
+    let out = p.run(&["generate", "--out", "lake", "--customers", "10"]);
+    out.expect(2);
+    assert_eq!(out.stderr.trim(), "error: `lake` is not empty and is not a sample lake pareto wrote; choose an empty or new folder");
+    assert!(p.path("lake/orders/part-0.parquet").is_file(), "the real lake is untouched");
+}
+
+#[test]
+fn an_empty_lake_is_an_error_not_an_empty_report() {
+    let p = TestProject::bundled();
+    std::fs::create_dir_all(p.path("lake")).unwrap();
+    let out = p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23", "--dry-run"]);
+    out.expect(1);
+    assert_eq!(
+        out.stderr.lines().next().unwrap(),
+        "error: job `weekly-leadership` failed: lake `lake` has no tables (a table is a folder of .parquet files directly under the lake root); check the job's `lake`"
+    );
+}
+
+#[test]
+fn table_functions_and_folder_names_with_capitals() {
+    let p = TestProject::new();
+    let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+    let b = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef]).unwrap();
+    write_parquet(&p.path("lake/Events/part-0.parquet"), &b);
+    let out = p.run(&[
+        "query",
+        "SELECT SUM(e.n) AS total, (SELECT COUNT(*) FROM generate_series(1, 5)) AS five FROM \"Events\" AS e",
+        "--lake",
+        "lake",
+        "--format",
+        "csv",
+    ]);
+    out.expect(0);
+    assert_eq!(out.stdout, "total,five\n6,5\n");
 }

@@ -168,6 +168,7 @@ fn starttls_is_required_unless_configured_off() {
     p.file("pareto.toml", &p.read("pareto.toml").replace("tls = \"none\"", "tls = \"starttls\""));
     let out = p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23"]);
     out.expect(4);
+    assert!(out.stderr.contains("STARTTLS"), "{}", out.stderr);
     assert!(server.received().is_empty());
 }
 
@@ -178,12 +179,57 @@ fn dry_run_archives_everything_and_sends_nothing() {
     let out = p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23", "--dry-run"]);
     out.expect(0);
     assert_eq!(out.stdout.lines().next().unwrap(), "dry run weekly-leadership 2026-W47: not sent (would go to leadership@example.com)");
+    assert_eq!(out.stdout.lines().nth(1).unwrap(), "report: archive/weekly-leadership/2026-W47.preview/report.html");
     assert!(server.received().is_empty());
+    let preview = format!("{RUN_DIR}.preview");
     for f in ["report.html", "report.txt", "message.eml", "run.json", "results/headline.json", "results/headline.csv"] {
-        assert!(p.path(&format!("{RUN_DIR}/{f}")).is_file(), "{f}");
+        assert!(p.path(&format!("{preview}/{f}")).is_file(), "{f}");
     }
-    let run: serde_json::Value = serde_json::from_str(&p.read(&format!("{RUN_DIR}/run.json"))).unwrap();
+    let run: serde_json::Value = serde_json::from_str(&p.read(&format!("{preview}/run.json"))).unwrap();
     assert_eq!(run["outcome"], "dry-run");
+    assert!(!p.path(RUN_DIR).exists(), "a preview leaves the period's own folder alone");
+}
+
+#[test]
+fn previews_and_failed_reruns_never_overwrite_the_record_of_a_sent_period() {
+    let server = SmtpServer::start(Options::default());
+    let p = project_for(&server, "");
+    p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23"]).expect(0);
+    let sent = p.read(&format!("{RUN_DIR}/run.json"));
+    let eml = p.read(&format!("{RUN_DIR}/message.eml"));
+
+    p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23", "--dry-run"]).expect(0);
+    p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23", "--to", "me@example.com"]).expect(0);
+    // A rerun that fails (the template now calls an unknown helper) records itself beside the
+    // sent record, not over it.
+    p.file("templates/weekly-leadership.txt.hbs", "{{money 1}}\n");
+    let out = p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23"]);
+    out.expect(1);
+    assert!(
+        out.stderr.contains("nothing was sent; the run is recorded in archive/weekly-leadership/2026-W47/run-failed.json"),
+        "{}",
+        out.stderr
+    );
+
+    assert_eq!(p.read(&format!("{RUN_DIR}/run.json")), sent);
+    assert_eq!(p.read(&format!("{RUN_DIR}/message.eml")), eml);
+    let failed: serde_json::Value = serde_json::from_str(&p.read(&format!("{RUN_DIR}/run-failed.json"))).unwrap();
+    assert_eq!(failed["outcome"], "failed");
+    assert_eq!(server.received().len(), 2, "the real send and the --to preview");
+}
+
+#[test]
+fn a_user_without_a_password_is_a_config_error_before_any_work() {
+    let server = SmtpServer::start(Options::default());
+    let p = project_for(&server, "user = \"reports\"");
+    let out = p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23"]);
+    out.expect(2);
+    assert_eq!(
+        out.stderr.lines().next().unwrap(),
+        "error: job `weekly-leadership` failed: `smtp.user` is set in pareto.toml but there is no password: set the environment variable PARETO_SMTP_PASSWORD"
+    );
+    assert!(!p.path(RUN_DIR).join("report.html").exists(), "no work was done");
+    assert!(server.received().is_empty());
 }
 
 #[test]

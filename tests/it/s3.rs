@@ -36,7 +36,8 @@ fn a_job_reads_its_lake_from_s3() {
     );
     let out = p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23", "--dry-run"]);
     out.expect(0);
-    let headline: serde_json::Value = serde_json::from_str(&p.read("archive/weekly-leadership/2026-W47/results/headline.json")).unwrap();
+    let headline: serde_json::Value =
+        serde_json::from_str(&p.read("archive/weekly-leadership/2026-W47.preview/results/headline.json")).unwrap();
     assert_eq!(headline["rows"][0]["revenue"], "1400.00");
     assert_eq!(headline["rows"][0]["orders"], 4);
 

@@ -104,6 +104,31 @@ pub fn orders() -> RecordBatch {
     RecordBatch::try_new(orders_schema(DataType::Decimal128(18, 2)), cols).unwrap()
 }
 
+/// Subscriptions: Acme pays 49.00 a month from September 2026; Globex 299.00 in October and
+/// 399.00 in November (an expansion); Initech (trial) and Umbrella none.
+pub fn subscriptions() -> RecordBatch {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("customer_id", DataType::Int64, false),
+        Field::new("month", DataType::Date32, false),
+        Field::new("mrr", DataType::Decimal128(18, 2), false),
+        Field::new("plan", DataType::Utf8, false),
+    ]));
+    let rows: Vec<(i64, &str, i128, &str)> = vec![
+        (1, "2026-09-01", 4900, "Starter"),
+        (1, "2026-10-01", 4900, "Starter"),
+        (1, "2026-11-01", 4900, "Starter"),
+        (2, "2026-10-01", 29900, "Team"),
+        (2, "2026-11-01", 39900, "Team"),
+    ];
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())),
+        Arc::new(Date32Array::from(rows.iter().map(|r| days(r.1)).collect::<Vec<_>>())),
+        Arc::new(Decimal128Array::from(rows.iter().map(|r| r.2).collect::<Vec<_>>()).with_precision_and_scale(18, 2).unwrap()),
+        Arc::new(StringArray::from(rows.iter().map(|r| r.3).collect::<Vec<_>>())),
+    ];
+    RecordBatch::try_new(schema, cols).unwrap()
+}
+
 /// Write the lake above under `root/lake`: orders split over two files to show a table is a folder.
 pub fn write(root: &Path) {
     let lake = root.join("lake");
@@ -111,4 +136,5 @@ pub fn write(root: &Path) {
     let o = orders();
     write_parquet(&lake.join("orders/part-0.parquet"), &o.slice(0, 3));
     write_parquet(&lake.join("orders/part-1.parquet"), &o.slice(3, 4));
+    write_parquet(&lake.join("subscriptions/subscriptions.parquet"), &subscriptions());
 }

@@ -126,9 +126,10 @@ impl TestProject {
     }
 }
 
-/// A loopback port nothing listens on (bound then released).
+/// A loopback port nothing listens on: port 1 (tcpmux) is privileged and unused, so connecting
+/// is refused at once, and no other test can take it.
 pub fn closed_port() -> u16 {
-    free_port()
+    1
 }
 
 pub fn free_port() -> u16 {

@@ -58,13 +58,14 @@ impl SmtpServer {
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         assert_eq!(line.trim(), "READY", "aiosmtpd did not start; is it installed? (pip install aiosmtpd)");
-        // Implicit TLS skips the controller's own probe: wait for the port.
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
+        // READY comes after the controller has answered its own probe; check the port anyway.
+        let ready = (0..100).any(|_| {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() || {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                false
             }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        });
+        assert!(ready, "aiosmtpd said READY but port {port} does not accept connections");
         SmtpServer { child, port, dir, _tmp: tmp }
     }
 
