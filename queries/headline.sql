@@ -1,4 +1,5 @@
--- Headline figures for the period, each with the previous period beside it for the deltas.
+-- Headline figures for the period, each with the previous period's beside it for the change.
+-- ARR and paying customers are as of each period's end (the month holding its last day).
 WITH o AS (
     SELECT
         SUM(CASE WHEN ordered_at >= $period_start THEN amount END)                  AS revenue,
@@ -12,9 +13,15 @@ WITH o AS (
 ),
 c AS (
     SELECT
-        COUNT(CASE WHEN signup_date >= $period_start_date AND signup_date < $period_end_date THEN 1 END)    AS new_customers,
+        COUNT(CASE WHEN signup_date >= $period_start_date AND signup_date < $period_end_date THEN 1 END)        AS new_customers,
         COUNT(CASE WHEN signup_date >= $prev_period_start_date AND signup_date < $period_start_date THEN 1 END) AS prev_new_customers
     FROM customers
+),
+a AS (
+    SELECT SUM(arr) AS arr, COUNT(CASE WHEN arr > 0 THEN 1 END) AS paying_customers FROM customer_facts
+),
+ap AS (
+    SELECT SUM(arr) AS prev_arr, COUNT(CASE WHEN arr > 0 THEN 1 END) AS prev_paying_customers FROM customer_facts__prev
 )
 SELECT
     o.revenue,
@@ -26,5 +33,9 @@ SELECT
     o.active_customers,
     o.prev_active_customers,
     c.new_customers,
-    c.prev_new_customers
-FROM o CROSS JOIN c
+    c.prev_new_customers,
+    a.arr,
+    ap.prev_arr,
+    a.paying_customers,
+    ap.prev_paying_customers
+FROM o CROSS JOIN c CROSS JOIN a CROSS JOIN ap

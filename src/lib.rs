@@ -6,6 +6,7 @@ pub mod contract;
 pub mod deliver;
 pub mod exit;
 pub mod lake;
+pub mod model;
 pub mod period;
 pub mod pipeline;
 pub mod problem;

@@ -198,12 +198,19 @@ pub async fn prepare(
     lake.attach(&previous);
     let tables = lake.tables().await?;
     let mut queries = project.queries.clone();
+    queries.extend(crate::model::queries(job));
     queries.extend(extra);
+    let provided = vec![crate::model::service_levels::TABLE.to_string()];
+    let levels = crate::model::service_levels::batch(&job.service_levels);
+    for ctx in [&current, &previous] {
+        let t = datafusion::datasource::MemTable::try_new(levels.schema(), vec![vec![levels.clone()]]).expect("service levels table");
+        let _ = ctx.register_table(crate::model::service_levels::TABLE, Arc::new(t));
+    }
     let graph = query::graph(
         &current,
         &queries,
         wanted,
-        &Tables { lake: &tables, provided: &[], optional: crate::contract::TABLE_NAMES, lake_shown: &lake.shown },
+        &Tables { lake: &tables, provided: &provided, optional: crate::contract::TABLE_NAMES, lake_shown: &lake.shown },
     );
     let mut lake_problems = Vec::new();
     for t in &graph.lake_tables {

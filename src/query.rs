@@ -163,22 +163,31 @@ pub fn graph(ctx: &SessionContext, queries: &BTreeMap<String, QueryFile>, wanted
                         mine.insert(node.clone());
                         todo.push(node);
                     } else if in_lake {
-                        lake.insert(t);
+                        if tables.lake.contains(&t) {
+                            lake.insert(t);
+                        }
                     } else if tables.optional.contains(&t.as_str()) && q.optional_tables().contains(&t) {
                         stand_ins.insert(t);
                     } else if tables.optional.contains(&t.as_str()) {
                         skipped.insert(name.clone(), format!("the lake `{}` has no table `{t}`", tables.lake_shown));
                     } else {
-                        let known: BTreeSet<String> =
-                            tables.lake.iter().chain(tables.provided).cloned().chain(queries.keys().cloned()).collect();
+                        let known: BTreeSet<String> = tables
+                            .lake
+                            .iter()
+                            .chain(tables.provided)
+                            .cloned()
+                            .chain(queries.keys().cloned())
+                            .filter(|k| !k.starts_with("__"))
+                            .collect();
+                        let hint = if t_base == crate::model::scoring::TABLE {
+                            "; it is made by a `[scoring]` model: declare one in the job file".to_string()
+                        } else {
+                            crate::spec::job::suggest(&t, &known)
+                        };
                         problems.push(locate(
                             q,
                             &t,
-                            format!(
-                                "table `{t}` is neither a table in the lake `{}` nor a query in queries/{}",
-                                tables.lake_shown,
-                                crate::spec::job::suggest(&t, &known)
-                            ),
+                            format!("table `{t}` is neither a table in the lake `{}` nor a query in queries/{hint}", tables.lake_shown),
                         ));
                     }
                 }

@@ -110,14 +110,26 @@ pub fn date(v: &str, format: &str) -> Option<String> {
     Some(out)
 }
 
-/// `revenue_share` → `Revenue share`.
+/// `revenue_share` → `Revenue share`; known abbreviations and single letters in capitals
+/// (`arr` → `ARR`, `to_a` → `To A`).
 pub fn heading(column: &str) -> String {
-    let words = column.replace('_', " ");
-    let mut chars = words.chars();
-    match chars.next() {
-        Some(c) => c.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
+    const UPPER: &[&str] = &["arr", "mrr", "aov", "ltv", "arpa", "nrr", "grr", "csat", "nps", "id", "sla", "p90", "p50"];
+    let words: Vec<String> = column
+        .split('_')
+        .filter(|w| !w.is_empty())
+        .enumerate()
+        .map(|(i, w)| {
+            if UPPER.contains(&w) || w.len() == 1 {
+                w.to_uppercase()
+            } else if i == 0 {
+                let mut c = w.chars();
+                c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+            } else {
+                w.to_string()
+            }
+        })
+        .collect();
+    words.join(" ")
 }
 
 /// How the table helper shows a column, from its type and name.
@@ -230,6 +242,9 @@ mod tests {
         assert_eq!(date("2026-11-16", "%-d %b %Y").unwrap(), "16 Nov 2026");
         assert_eq!(date("2026-11-16T08:30:00Z", "%H:%M").unwrap(), "08:30");
         assert_eq!(heading("revenue_share"), "Revenue share");
+        assert_eq!(heading("arr"), "ARR");
+        assert_eq!(heading("to_a"), "To A");
+        assert_eq!(heading("nrr_12m"), "NRR 12m");
     }
 
     #[test]

@@ -152,7 +152,7 @@ fn delta_text(h: &Helper, r: &Handlebars, ctx: &Context, _: &mut RenderContext, 
 }
 
 /// A result (`{{table results.name}}`) cut down to the columns and rows asked for:
-/// `columns="a,b"`, `limit=10`.
+/// `columns="a,b"`, `filter="dimension=region"`, `limit=10`, `percent="m*"`.
 struct Grid {
     columns: Vec<(String, ColumnFormat)>,
     rows: Vec<Vec<String>>,
@@ -195,8 +195,39 @@ fn grid(h: &Helper, r: &Handlebars, ctx: &Context) -> Result<Grid, RenderError> 
         }
         None => columns = described.iter().map(|(n, t)| (n.clone(), format::column_format(n, t))).collect(),
     }
+    // `percent="m*,share"`: show these columns (a trailing * matches a prefix) as percentages.
+    if let Some(globs) = h.hash_get("percent").and_then(|p| p.value().as_str()) {
+        let globs: Vec<&str> = globs.split(',').map(str::trim).filter(|g| !g.is_empty()).collect();
+        for (name, f) in columns.iter_mut() {
+            if globs.iter().any(|g| match g.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => name == g,
+            }) {
+                *f = ColumnFormat::Percent;
+            }
+        }
+    }
+    // `filter="dimension=company_size"`: only rows whose column has that value (`;` for more).
+    let filters: Vec<(String, String)> = h
+        .hash_get("filter")
+        .and_then(|f| f.value().as_str())
+        .map(|f| f.split(';').filter_map(|c| c.split_once('=')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect())
+        .unwrap_or_default();
+    for (k, _) in &filters {
+        if !described.iter().any(|(n, _)| n == k) {
+            return Err(RenderErrorReason::Other(format!("`table`: cannot filter on `{k}`: the result has no such column")).into());
+        }
+    }
+    let matches = |r: &&Value| {
+        filters.iter().all(|(k, v)| match r.get(k) {
+            Some(Value::String(s)) => s == v,
+            Some(Value::Null) | None => v.is_empty(),
+            Some(other) => other.to_string() == *v,
+        })
+    };
+    let rows: Vec<&Value> = rows.iter().filter(matches).collect();
     let limit = h.hash_get("limit").and_then(|l| l.value().as_u64()).map(|l| l as usize).unwrap_or(usize::MAX);
-    let shown_rows: Vec<&Value> = rows.iter().take(limit).collect();
+    let shown_rows: Vec<&Value> = rows.iter().take(limit).copied().collect();
     let decimals: Vec<usize> =
         columns.iter().map(|(n, f)| format::column_decimals(*f, shown_rows.iter().filter_map(|r| r.get(n)))).collect();
     let shown: Vec<Vec<String>> = shown_rows

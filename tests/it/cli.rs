@@ -32,7 +32,7 @@ fn query_reads_project_queries_as_tables_and_writes_csv() {
     lake::write(&p.root);
     let out = p.run(&[
         "query",
-        "SELECT segment, revenue FROM revenue_by_size ORDER BY segment",
+        "SELECT segment, revenue FROM segment_value WHERE dimension = 'company_size' ORDER BY segment",
         "--job",
         "weekly-leadership",
         "--as-of",
@@ -147,7 +147,17 @@ fn demo_writes_a_report_from_a_fresh_clone() {
         out.stdout
     );
     let html = std::fs::read_to_string(report).unwrap();
-    for section in ["Weekly value report", "Revenue by company size", "Top customers", "Enterprise"] {
+    for section in [
+        "Weekly value report",
+        "Concentration",
+        "Value tiers and their service",
+        "Segment value",
+        "Top customers",
+        "Tier migration",
+        "What A customers have in common",
+        "Recurring revenue movements",
+        "Retention by signup cohort",
+    ] {
         assert!(html.contains(section), "{section}");
     }
 }

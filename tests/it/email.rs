@@ -48,9 +48,9 @@ fn weekly_report_arrives_as_multipart_email_matching_the_archive() {
     let raw = String::from_utf8_lossy(&m.raw);
     assert!(raw.contains("multipart/alternative"));
 
-    // The attached CSV is the top-customers result, exactly.
+    // The attached CSVs are the top-customers and fell-out-of-A results, exactly.
     let att: Vec<_> = msg.attachments().collect();
-    assert_eq!(att.len(), 1);
+    assert_eq!(att.len(), 2);
     assert_eq!(att[0].attachment_name(), Some("top_customers-2026-W47.csv"));
     assert_eq!(
         String::from_utf8_lossy(att[0].contents()),
@@ -60,6 +60,12 @@ fn weekly_report_arrives_as_multipart_email_matching_the_archive() {
          1,Acme,Solo,NL,1,100.00,0.07142857142857142\n\
          4,Umbrella,Unknown,GB,1,49.50,0.03535714285714286\n"
     );
+    assert_eq!(att[1].attachment_name(), Some("fell_from_a-2026-W47.csv"));
+    assert_eq!(
+        String::from_utf8_lossy(att[1].contents()),
+        "customer_id,name,company_size,country,now_tier,reason,revenue_12m,prev_revenue_12m,revenue_change\n\
+         1,Acme,Solo,NL,B,score fell below the A cut-off,180.00,80.00,1.25\n"
+    );
 
     // The figures, worked out by hand in support/lake.rs.
     let text = p.read(&format!("{RUN_DIR}/report.txt"));
@@ -68,11 +74,11 @@ fn weekly_report_arrives_as_multipart_email_matching_the_archive() {
         "Orders: 4 (▲ +100.0% vs previous period)",
         "Avg. order value: €350.00 (▲ +600.0% vs previous period)",
         "New customers: 1 (■ ±0.0% vs previous period)",
-        "Segment     Customers  Revenue  Revenue share  Revenue change",
-        "Enterprise          1   €1,000          71.4%               –",
-        "SMB                 1     €251          17.9%       +1,152.5%",
-        "Solo                1     €100           7.1%          +25.0%",
-        "Unknown             1      €50           3.5%               –",
+        "Segment     Customers  Revenue  Revenue share  Revenue change     AOV     LTV    ARPA",
+        "Enterprise          1   €1,000          71.4%               –  €1,000  €1,000       –",
+        "SMB                 1     €251          17.9%       +1,152.5%    €251    €271  €4,788",
+        "Solo                1     €100           7.1%          +25.0%    €100    €180    €588",
+        "Unknown             1      €50           3.5%               –     €50     €50       –",
     ] {
         assert!(text.contains(line), "report.txt lacks {line:?}:\n{text}");
     }
@@ -93,12 +99,8 @@ fn weekly_report_arrives_as_multipart_email_matching_the_archive() {
     assert_eq!(acme["signup_date"], "2024-01-10");
     assert_eq!(facts["columns"][5], serde_json::json!({"name": "signup_date", "type": "date"}));
     assert_eq!(
-        p.read(&format!("{RUN_DIR}/results/revenue_by_size.csv")),
-        "segment,customers,revenue,revenue_share,prev_revenue,revenue_change\n\
-         Enterprise,1,1000.00,0.7142857142857143,0.00,\n\
-         SMB,1,250.50,0.17892857142857144,20.00,11.525\n\
-         Solo,1,100.00,0.07142857142857142,80.00,0.25\n\
-         Unknown,1,49.50,0.03535714285714286,0.00,\n"
+        p.read(&format!("{RUN_DIR}/results/tier_summary.csv")).lines().next().unwrap(),
+        "tier,members,member_share,revenue,revenue_share,margin_share,arr,mean_score,promise,first_reply_hours,resolution_hours"
     );
 
     let run: serde_json::Value = serde_json::from_str(&p.read(&format!("{RUN_DIR}/run.json"))).unwrap();
@@ -109,10 +111,13 @@ fn weekly_report_arrives_as_multipart_email_matching_the_archive() {
     assert_eq!(run["recipients"], serde_json::json!(["leadership@example.com"]));
     let rows: Vec<(String, u64)> =
         run["queries"].as_array().unwrap().iter().map(|q| (q["name"].as_str().unwrap().to_string(), q["rows"].as_u64().unwrap())).collect();
-    assert_eq!(
-        rows,
-        vec![("customer_facts".into(), 4), ("headline".into(), 1), ("revenue_by_size".into(), 4), ("top_customers".into(), 4)]
-    );
+    // Every query, in an order where each comes after those it reads, with its row count.
+    assert_eq!(rows.len(), 17, "{rows:?}");
+    for (name, n) in [("customer_facts", 4), ("customer_facts__prev", 3), ("value_tiers__prev", 3), ("headline", 1), ("top_customers", 4)] {
+        assert!(rows.contains(&(name.to_string(), n)), "{name}: {rows:?}");
+    }
+    let at = |n: &str| rows.iter().position(|(q, _)| q == n).unwrap();
+    assert!(at("customer_facts") < at("value_tiers") && at("value_tiers") < at("tier_summary"), "{rows:?}");
     assert!(run["smtp_reply"].as_str().unwrap().starts_with("250 "));
 }
 

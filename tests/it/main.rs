@@ -6,3 +6,4 @@ mod cli;
 mod email;
 mod s3;
 mod support;
+mod value;

@@ -1,0 +1,19 @@
+//! Declarative models from the job file, compiled to SQL (value tiers) or to tables (service
+//! levels) that the job's queries read like any other.
+
+pub mod scoring;
+pub mod service_levels;
+
+use crate::project::QueryFile;
+use crate::spec::job::Job;
+use std::collections::BTreeMap;
+
+/// The queries a job's models add: `value_tiers` from `[scoring]`.
+pub fn queries(job: &Job) -> BTreeMap<String, QueryFile> {
+    let mut out = BTreeMap::new();
+    if let Some(s) = &job.scoring {
+        let file = format!("{} [scoring]", job.file.display());
+        out.insert(scoring::TABLE.to_string(), QueryFile::new(scoring::TABLE, file, scoring::sql(s)));
+    }
+    out
+}
