@@ -122,6 +122,9 @@ pub fn sql(s: &Scoring) -> String {
         ));
     }
     why.push_str(" END");
+    if s.min_each.is_empty() {
+        why = "NULL".into();
+    }
     let (pinned_tier, pin_reason) = if s.pins.is_empty() {
         (last.clone(), format!("CASE WHEN {last} <> tier0 THEN {why} END"))
     } else {

@@ -4,6 +4,7 @@ mod bad_input;
 mod check;
 mod cli;
 mod email;
+mod model;
 mod s3;
 mod support;
 mod value;
