@@ -143,6 +143,8 @@ pub enum ColumnFormat {
     /// A relative change, signed: `+12.3%`, `−4.0%`.
     Change,
     Date,
+    /// A date that stands for its month (`month`, `cohort`, `*_month`): `Nov 2026`.
+    Month,
 }
 
 /// Guess a column's format: `*_change`, `*_growth` are signed changes; `*_share`, `*_rate`,
@@ -164,6 +166,7 @@ pub fn column_format(name: &str, type_name: &str) -> ColumnFormat {
         _ if numeric && money => ColumnFormat::Money,
         "integer" => ColumnFormat::Integer,
         "float" | "decimal" => ColumnFormat::Decimal,
+        "date" if n == "month" || n == "cohort" || n.ends_with("_month") => ColumnFormat::Month,
         "date" | "timestamp" => ColumnFormat::Date,
         _ => ColumnFormat::Text,
     }
@@ -193,6 +196,7 @@ pub fn cell(v: &Value, format: ColumnFormat, currency_code: &str, decimals: usiz
         ColumnFormat::Percent => as_f64(v).map(|f| percent(f, 1)),
         ColumnFormat::Change => as_f64(v).map(|f| signed(f, "percent", currency_code, 1).1),
         ColumnFormat::Date => v.as_str().and_then(|s| date(s, if s.len() > 10 { "%Y-%m-%d %H:%M" } else { "%Y-%m-%d" })),
+        ColumnFormat::Month => v.as_str().and_then(|s| date(s, "%b %Y")),
         ColumnFormat::Text => Some(match v {
             Value::String(s) => s.clone(),
             Value::Bool(b) => {

@@ -238,7 +238,7 @@ fn grid(h: &Helper, r: &Handlebars, ctx: &Context) -> Result<Grid, RenderError> 
 }
 
 fn numeric(f: ColumnFormat) -> bool {
-    !matches!(f, ColumnFormat::Text | ColumnFormat::Date)
+    !matches!(f, ColumnFormat::Text | ColumnFormat::Date | ColumnFormat::Month)
 }
 
 fn table_html(h: &Helper, r: &Handlebars, ctx: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
@@ -248,30 +248,30 @@ fn table_html(h: &Helper, r: &Handlebars, ctx: &Context, _: &mut RenderContext, 
         out.write(&format!("<p style=\"margin:0;font-size:13px;color:#57606a;\">{}</p>", esc(off)))?;
         return Ok(());
     }
-    let mut s = String::from(
-        "<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\" style=\"border-collapse:collapse;width:100%;font-size:13px;line-height:18px;\">\n<tr>",
+    // `compact=true`: smaller type and padding for wide tables, so they fit the 640-pixel page.
+    let compact = h.hash_get("compact").is_some_and(|c| c.value().as_bool() == Some(true));
+    let (size, pad) = if compact { ("11px;line-height:15px", "4px 4px") } else { ("13px;line-height:18px", "6px 8px") };
+    let mut s = format!(
+        "<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\" style=\"border-collapse:collapse;width:100%;font-size:{size};\">\n<tr>"
     );
     for (name, f) in &g.columns {
         let align = if numeric(*f) { "right" } else { "left" };
         s.push_str(&format!(
-            "<th align=\"{align}\" style=\"text-align:{align};padding:6px 8px;border-bottom:2px solid #d0d7de;color:#57606a;font-weight:600;\">{}</th>",
+            "<th align=\"{align}\" style=\"text-align:{align};padding:{pad};border-bottom:2px solid #d0d7de;color:#57606a;font-weight:600;\">{}</th>",
             esc(&format::heading(name))
         ));
     }
     s.push_str("</tr>\n");
     if g.rows.is_empty() {
-        s.push_str(&format!(
-            "<tr><td colspan=\"{}\" style=\"padding:6px 8px;color:#57606a;\">No rows.</td></tr>\n",
-            g.columns.len().max(1)
-        ));
+        s.push_str(&format!("<tr><td colspan=\"{}\" style=\"padding:{pad};color:#57606a;\">No rows.</td></tr>\n", g.columns.len().max(1)));
     }
     for row in &g.rows {
         s.push_str("<tr>");
         for ((_, f), v) in g.columns.iter().zip(row) {
             let align = if numeric(*f) { "right" } else { "left" };
             s.push_str(&format!(
-                "<td align=\"{align}\" style=\"text-align:{align};padding:6px 8px;border-bottom:1px solid #eaeef2;{}\">{}</td>",
-                if numeric(*f) { "white-space:nowrap;" } else { "" },
+                "<td align=\"{align}\" style=\"text-align:{align};padding:{pad};border-bottom:1px solid #eaeef2;{}\">{}</td>",
+                if numeric(*f) || matches!(f, ColumnFormat::Month | ColumnFormat::Date) { "white-space:nowrap;" } else { "" },
                 esc(v)
             ));
         }
@@ -279,7 +279,7 @@ fn table_html(h: &Helper, r: &Handlebars, ctx: &Context, _: &mut RenderContext, 
     }
     if g.more > 0 {
         s.push_str(&format!(
-            "<tr><td colspan=\"{}\" style=\"padding:6px 8px;color:#57606a;\">… and {} more rows (all rows are in the attached or archived CSV).</td></tr>\n",
+            "<tr><td colspan=\"{}\" style=\"padding:{pad};color:#57606a;\">… and {} more rows (all rows are in the attached or archived CSV).</td></tr>\n",
             g.columns.len(),
             format::number(g.more as f64, 0)
         ));
