@@ -157,6 +157,7 @@ fn demo_writes_a_report_from_a_fresh_clone() {
         "What A customers have in common",
         "Recurring revenue movements",
         "Retention by signup cohort",
+        "Exit tier",
     ] {
         assert!(html.contains(section), "{section}");
     }

@@ -48,12 +48,19 @@ fn weekly_report_arrives_as_multipart_email_matching_the_archive() {
     let raw = String::from_utf8_lossy(&m.raw);
     assert!(raw.contains("multipart/alternative"));
 
-    // The attached CSVs are the top-customers and fell-out-of-A results, exactly.
+    // The attached CSVs are the Exit list, the customers who fell out of A, and the top
+    // customers, exactly.
     let att: Vec<_> = msg.attachments().collect();
-    assert_eq!(att.len(), 2);
-    assert_eq!(att[0].attachment_name(), Some("top_customers-2026-W47.csv"));
+    assert_eq!(att.len(), 3);
+    assert_eq!(att[0].attachment_name(), Some("exit_list-2026-W47.csv"));
     assert_eq!(
         String::from_utf8_lossy(att[0].contents()),
+        "customer_id,name,company_size,country,tenure_band,revenue_12m,margin_12m,arr,last_order_at,score,reason\n\
+         4,Umbrella,Unknown,GB,Trial,49.50,29.50,0.00,2026-11-15T23:00:00Z,12.0,\n"
+    );
+    assert_eq!(att[2].attachment_name(), Some("top_customers-2026-W47.csv"));
+    assert_eq!(
+        String::from_utf8_lossy(att[2].contents()),
         "customer_id,name,company_size,country,orders,revenue,revenue_share\n\
          3,Initech,Enterprise,DE,1,1000.00,0.7142857142857143\n\
          2,Globex,SMB,US,1,250.50,0.17892857142857144\n\
@@ -112,7 +119,7 @@ fn weekly_report_arrives_as_multipart_email_matching_the_archive() {
     let rows: Vec<(String, u64)> =
         run["queries"].as_array().unwrap().iter().map(|q| (q["name"].as_str().unwrap().to_string(), q["rows"].as_u64().unwrap())).collect();
     // Every query, in an order where each comes after those it reads, with its row count.
-    assert_eq!(rows.len(), 16, "{rows:?}");
+    assert_eq!(rows.len(), 17, "{rows:?}");
     for (name, n) in [("customer_facts", 4), ("customer_facts__prev", 3), ("value_tiers__prev", 3), ("headline", 1), ("top_customers", 4)] {
         assert!(rows.contains(&(name.to_string(), n)), "{name}: {rows:?}");
     }
