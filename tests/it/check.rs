@@ -8,7 +8,7 @@ fn the_bundled_project_checks_out() {
     lake::write(&p.root);
     let out = p.run(&["check"]);
     out.expect(0);
-    assert_eq!(out.stdout.trim(), "ok: 1 job(s), 14 query file(s) and their templates check out");
+    assert_eq!(out.stdout.trim(), "ok: 1 job(s), 15 query file(s) and their templates check out");
 }
 
 #[test]
