@@ -1,6 +1,6 @@
 -- Data health, one row per (table, check): how much data there is, how fresh it is against the
 -- run's as-of time, and what is missing or out of place. `problem` counts rows that are wrong (0 is
--- good); `share` is that count over the table's rows.
+-- good); `share` is that count over the table's rows; `status` is info, ok or problem.
 --   rows, newest, hours_old     size and the newest timestamp (freshness)
 --   null:<column>               rows where a contract column is empty
 --   duplicate keys              rows sharing a key with an earlier row
@@ -47,6 +47,7 @@ SELECT
     CASE WHEN check_name = 'rows' THEN 0 ELSE problem END                      AS problem,
     total                                                                      AS rows,
     CASE WHEN check_name = 'rows' THEN NULL ELSE CAST(problem AS DOUBLE) / NULLIF(total, 0) END AS share,
+    CASE WHEN check_name = 'rows' THEN 'info' WHEN problem > 0 THEN 'problem' ELSE 'ok' END    AS status,
     CAST(newest AS TIMESTAMP)                                                  AS newest,
     date_part('epoch', $as_of - newest) / 3600.0                               AS hours_old
 FROM checks

@@ -9,6 +9,7 @@
 --                                 period that have a reply (exact, interpolated: percentile_cont)
 --   unanswered                    tickets created in the period with no reply yet
 --   resolution_median_h, _p90_h   solved_at − created_at, in hours, for tickets solved in the period
+--                                 (a ticket solved before it was created is bad data, left out here)
 --   touches                       mean agent_replies of tickets solved in the period
 --   reopen_rate                   share of tickets solved in the period that were reopened
 --   escalation_rate               share of tickets created in the period that were escalated
@@ -40,8 +41,9 @@ t AS (
         date_part('epoch', tk.solved_at - tk.created_at) / 3600.0      AS resolution_h,
         tk.created_at >= $period_start AND tk.created_at < $period_end           AS created_now,
         tk.created_at >= $prev_period_start AND tk.created_at < $period_start    AS created_before,
-        tk.solved_at >= $period_start AND tk.solved_at < $period_end             AS solved_now,
-        tk.solved_at >= $prev_period_start AND tk.solved_at < $period_start      AS solved_before
+        -- A ticket "solved" before it was created is bad data (see data_quality), not a resolution.
+        tk.solved_at >= $period_start AND tk.solved_at < $period_end AND tk.solved_at >= tk.created_at          AS solved_now,
+        tk.solved_at >= $prev_period_start AND tk.solved_at < $period_start AND tk.solved_at >= tk.created_at   AS solved_before
     FROM tickets AS tk
     LEFT JOIN seg AS s ON s.customer_id = tk.customer_id
     WHERE tk.created_at < $period_end

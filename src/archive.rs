@@ -7,13 +7,22 @@ use std::path::{Path, PathBuf};
 
 /// Write `bytes` to `path` so that a reader sees the old file or the new one, never half of one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// Like [`write_atomic`], with the content streamed by `fill` into a buffered writer.
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        fill(&mut w)?;
+        let f = w.into_inner().map_err(|e| e.into_error())?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
@@ -47,7 +56,7 @@ pub struct RunRecord {
     pub as_of: String,
     pub started_at: String,
     pub finished_at: String,
-    /// `sent`, `dry-run`, `failed`.
+    /// `sent`, `dry-run`, `no-alerts`, `held`, `failed`.
     pub outcome: String,
     pub error: Option<String>,
     pub queries: Vec<QueryRecord>,
@@ -55,6 +64,10 @@ pub struct RunRecord {
     pub message_id: Option<String>,
     pub subject: Option<String>,
     pub smtp_reply: Option<String>,
+    /// Alerts that fired, as `name (severity): message`.
+    pub alerts: Vec<String>,
+    /// For a held run: what became of the notice to the owners.
+    pub notice: Option<String>,
 }
 
 impl RunRecord {

@@ -140,6 +140,19 @@ pub fn schema(table: &str) -> Option<Schema> {
 /// The names of the contract tables: a query reading one the lake lacks is switched off, not failed.
 pub const TABLE_NAMES: &[&str] = &["customers", "orders", "subscriptions", "tickets", "csat", "nps"];
 
+/// The column that says how recent a contract table's rows are.
+pub fn time_column(table: &str) -> Option<&'static str> {
+    Some(match table {
+        "customers" => "signup_date",
+        "orders" => "ordered_at",
+        "subscriptions" => "month",
+        "tickets" => "created_at",
+        "csat" => "rated_at",
+        "nps" => "responded_at",
+        _ => return None,
+    })
+}
+
 /// What is wrong with `schema` as contract table `table`; empty when it conforms or is not a
 /// contract table.
 pub fn violations(table: &str, schema: &Schema) -> Vec<String> {

@@ -1,6 +1,7 @@
 //! pareto: scheduled reports from a Parquet lake. A job reads tables with DataFusion SQL, renders
 //! an HTML and text report with Handlebars, archives it and emails it.
 
+pub mod alerts;
 pub mod archive;
 pub mod contract;
 pub mod deliver;

@@ -44,6 +44,13 @@ pub enum RunError {
     Deliver(#[from] DeliverError),
     #[error("cannot write the archive {path}: {source}")]
     Archive { path: PathBuf, source: std::io::Error },
+    /// Stale data: the report was not sent.
+    #[error("held: {}", .reasons.join("; "))]
+    Held {
+        reasons: Vec<String>,
+        /// What became of the notice to the owners (`None` when there was none to send).
+        notice: Option<String>,
+    },
 }
 
 impl RunError {
@@ -51,6 +58,7 @@ impl RunError {
         match self {
             RunError::Deliver(DeliverError::Smtp { .. }) => exit::DELIVERY_FAILED,
             RunError::Deliver(DeliverError::NoSender | DeliverError::Config(_)) => exit::USAGE,
+            RunError::Held { .. } => exit::HELD,
             _ => exit::JOB_FAILED,
         }
     }
@@ -70,6 +78,8 @@ pub struct Report {
     pub dir: PathBuf,
     pub period: Period,
     pub sent: bool,
+    /// `sent`, `dry-run`, or `no-alerts` (a `send_if = "alerts"` job with nothing to say).
+    pub outcome: &'static str,
     pub recipients: Vec<String>,
     pub subject: String,
     pub smtp_reply: Option<String>,
@@ -136,8 +146,10 @@ pub fn template_data(
     skipped: &BTreeMap<String, String>,
     missing_tables: &BTreeSet<String>,
 ) -> Value {
+    // Templates see the job's own queries; the ones they read (customer_facts, value_tiers, …)
+    // can be millions of rows and stay out of memory-hungry JSON unless the job lists them.
     let mut res = Map::new();
-    for (name, r) in results {
+    for (name, r) in results.iter().filter(|(n, _)| job.queries.contains(*n) || job.queries.is_empty()) {
         let mut j = results::to_json(r);
         j["skipped"] = json!(false);
         res.insert(name.clone(), j);
@@ -213,7 +225,10 @@ pub async fn prepare(
         &Tables { lake: &tables, provided: &provided, optional: crate::contract::TABLE_NAMES, lake_shown: &lake.shown },
     );
     let mut lake_problems = Vec::new();
-    for t in &graph.lake_tables {
+    // The freshness gate reads its tables whether or not a query does.
+    let gated: Vec<String> = job.require_fresh.iter().map(|f| f.table.clone()).filter(|t| tables.contains(t)).collect();
+    let to_register: BTreeSet<String> = graph.lake_tables.iter().cloned().chain(gated).collect();
+    for t in &to_register {
         match lake.register(&current, t, contract).await {
             Ok(provider) => {
                 let _ = previous.register_table(datafusion::common::TableReference::bare(t.as_str()), provider);
@@ -262,12 +277,14 @@ pub async fn run(project: &Project, job: &Job, opts: &RunOptions) -> Result<Repo
         message_id: None,
         subject: None,
         smtp_reply: None,
+        alerts: Vec::new(),
+        notice: None,
     };
     let result = stages(project, job, opts, &period, &dir, &mut record).await;
     record.finished_at = iso(Utc::now());
     match result {
         Ok(mut report) => {
-            record.outcome = if report.sent { "sent".into() } else { "dry-run".into() };
+            record.outcome = report.outcome.into();
             record.smtp_reply = report.smtp_reply.clone();
             if let Err(e) = record.write(&dir, "run.json") {
                 if !report.sent {
@@ -281,6 +298,10 @@ pub async fn run(project: &Project, job: &Job, opts: &RunOptions) -> Result<Repo
         }
         Err(error) => {
             record.error = Some(error.to_string());
+            if let RunError::Held { notice, .. } = &error {
+                record.outcome = "held".into();
+                record.notice = notice.clone();
+            }
             // A failed attempt never overwrites the record of a period that was sent.
             let name = if archive::was_sent(&dir) { "run-failed.json" } else { "run.json" };
             let written = record.write(&dir, name).is_ok();
@@ -315,6 +336,18 @@ async fn stages(
         return Err(e.into());
     }
     let graph = graph.ok().map_err(QueryError::Problems)?;
+
+    // The data-health gate: stale data holds the report, and the owners hear why.
+    let stale = crate::model::freshness::check(&scopes.current.ctx, &job.require_fresh, opts.as_of)
+        .await
+        .map_err(|p| QueryError::Problems(vec![p]))?;
+    if !stale.is_empty() {
+        let reasons: Vec<String> = stale.iter().map(|s| s.describe(opts.as_of)).collect();
+        let notice =
+            if opts.dry_run || job.owners.is_empty() { None } else { Some(send_held_notice(config, job, period, &from, &reasons).await) };
+        return Err(RunError::Held { reasons, notice });
+    }
+
     if job.queries.iter().all(|q| graph.skipped.contains_key(q)) {
         let why: Vec<String> = job.queries.iter().map(|q| format!("`{q}`: {}", graph.skipped[q])).collect();
         return Err(QueryError::Problems(vec![crate::problem::Problem::new(
@@ -341,14 +374,24 @@ async fn stages(
         tracing::info!(query = %name, reason = %why, "query off");
     }
 
-    let data = template_data(job, period, opts.as_of, &results, &graph.skipped, &graph.stand_ins);
+    let mut data = template_data(job, period, opts.as_of, &results, &graph.skipped, &graph.stand_ins);
+    let fired = crate::alerts::evaluate(&job.alerts, &data["results"], &|message, row| {
+        let mut with_job = row.clone();
+        with_job["job"] = data["job"].clone();
+        templates.render_text(message, &with_job).unwrap_or_else(|_| message.to_string())
+    });
+    record.alerts = fired.iter().map(|f| format!("{} ({}): {}", f.name, f.severity, f.message)).collect();
+    data["alerts"] = serde_json::to_value(&fired).expect("alerts serialise");
     let rendered = templates.report(&job.template, &job.subject, &job.file, &data)?;
 
     let (to, cc, bcc): (&[Mailbox], &[Mailbox], &[Mailbox]) =
         if opts.to.is_empty() { (&job.to, &job.cc, &job.bcc) } else { (&opts.to, &[], &[]) };
     let mut attachments = Vec::new();
     for a in job.attach.iter().filter(|a| results.contains_key(*a)) {
-        let csv = results::to_csv(&results[a]).map_err(|e| DeliverError::Build(format!("cannot write {a}.csv: {e}")))?;
+        // An email is no place for a million rows: attachments stop at `attach_max_rows` (the
+        // archive keeps every row).
+        let csv = results::to_csv_limited(&results[a], job.attach_max_rows)
+            .map_err(|e| DeliverError::Build(format!("cannot write {a}.csv: {e}")))?;
         attachments.push((format!("{a}-{}.csv", period.label()), csv));
     }
     let message_id = deliver::message_id(&job.name, &period.label(), &from);
@@ -376,14 +419,30 @@ async fn stages(
     };
     archive::clear_results(dir).map_err(|source| RunError::Archive { path: dir.join("results"), source })?;
     for (name, r) in &results {
-        write(&format!("results/{name}.json"), &serde_json::to_vec_pretty(&results::to_json(r)).expect("json"))?;
-        let csv = results::to_csv(r).map_err(|e| DeliverError::Build(format!("cannot write {name}.csv: {e}")))?;
-        write(&format!("results/{name}.csv"), &csv)?;
+        let path = dir.join(format!("results/{name}.json"));
+        archive::write_atomic_with(&path, |w| results::write_json(r, w))
+            .map_err(|source| RunError::Archive { path: path.clone(), source })?;
+        let path = dir.join(format!("results/{name}.csv"));
+        archive::write_atomic_with(&path, |w| results::write_csv(r, usize::MAX, w).map_err(std::io::Error::other))
+            .map_err(|source| RunError::Archive { path: path.clone(), source })?;
     }
     write("report.html", rendered.html.as_bytes())?;
     write("report.txt", rendered.text.as_bytes())?;
     write("message.eml", &built.bytes)?;
 
+    if job.send_if_alerts && fired.is_empty() {
+        tracing::info!("no alert fired; nothing to send");
+        return Ok(Report {
+            dir: dir.to_path_buf(),
+            period: *period,
+            sent: false,
+            outcome: "no-alerts",
+            recipients: record.recipients.clone(),
+            subject: rendered.subject,
+            smtp_reply: None,
+            record_error: None,
+        });
+    }
     let smtp_reply = if opts.dry_run {
         None
     } else {
@@ -394,11 +453,49 @@ async fn stages(
         dir: dir.to_path_buf(),
         period: *period,
         sent: !opts.dry_run,
+        outcome: if opts.dry_run { "dry-run" } else { "sent" },
         recipients: record.recipients.clone(),
         subject: rendered.subject,
         smtp_reply,
         record_error: None,
     })
+}
+
+/// Tell the job's owners that the report was held, and why. Returns what happened, for run.json.
+async fn send_held_notice(config: &crate::spec::config::Config, job: &Job, period: &Period, from: &Mailbox, reasons: &[String]) -> String {
+    let text = format!(
+        "The {} report for {} ({}) was not sent, because its data is not fresh enough:\n\n{}\n\nOnce the data has arrived, send it with:\n\n    pareto run {} --as-of {}\n",
+        job.name,
+        period.title(),
+        period.label(),
+        reasons.iter().map(|r| format!("  - {r}")).collect::<Vec<_>>().join("\n"),
+        job.name,
+        period.end,
+    );
+    let html = format!("<pre style=\"font-family:monospace;font-size:13px\">{}</pre>", handlebars::html_escape(&text));
+    let built = deliver::build(Draft {
+        from,
+        reply_to: config.reply_to.as_ref(),
+        to: &job.owners,
+        cc: &[],
+        bcc: &[],
+        subject: &format!("[pareto] {} {} held: stale data", job.name, period.label()),
+        html,
+        text,
+        attachments: Vec::new(),
+        message_id: format!("<pareto.{}.{}.held@{}>", job.name, period.label(), from.email.domain()),
+        date: std::time::SystemTime::now(),
+    });
+    match built {
+        Ok(b) => match deliver::smtp::send(&config.smtp, &b).await {
+            Ok(reply) => format!("owners told: {reply}"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not tell the owners the report was held");
+                format!("could not tell the owners: {e}")
+            }
+        },
+        Err(e) => format!("could not build the notice: {e}"),
+    }
 }
 
 /// The Date header: the run's real time.

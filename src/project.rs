@@ -139,6 +139,33 @@ pub fn load(root: &Path, env: &BTreeMap<String, String>) -> Result<Project, Vec<
             }
         }
     }
+    // `inherit = "other-job"`: share its value model, service levels and params.
+    let bases: BTreeMap<String, Job> = jobs.iter().filter(|j| j.inherit.is_none()).map(|j| (j.name.clone(), j.clone())).collect();
+    let mut kept = Vec::new();
+    for mut j in jobs {
+        if let Some((base, line)) = j.inherit.clone() {
+            let Some(b) = bases.get(&base) else {
+                let p = Problem::new(
+                    j.file.clone(),
+                    format!("`inherit`: there is no job `{base}` to inherit from (a job that inherits cannot be inherited from)"),
+                )
+                .at(line, 1);
+                broken_jobs.insert(j.file.clone(), vec![p]);
+                continue;
+            };
+            if j.scoring.is_none() {
+                j.scoring = b.scoring.clone();
+            }
+            if j.service_levels.is_empty() {
+                j.service_levels = b.service_levels.clone();
+            }
+            for (k, v) in &b.params {
+                j.params.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        kept.push(j);
+    }
+    let jobs = kept;
     for ps in broken_jobs.values() {
         problems.extend(ps.iter().cloned());
     }

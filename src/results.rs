@@ -15,6 +15,24 @@ pub fn to_json(r: &QueryResult) -> Value {
     json!({ "columns": columns, "rows": rows(&r.batches), "row_count": r.rows })
 }
 
+/// Write a result as JSON (the shape of [`to_json`], indented) one batch at a time, so a result of
+/// millions of rows never exists as one JSON value in memory.
+pub fn write_json(r: &QueryResult, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    let columns: Vec<Value> = r.schema.fields().iter().map(|f| json!({ "name": f.name(), "type": type_name(f.data_type()) })).collect();
+    writeln!(out, "{{\n  \"columns\": {},\n  \"row_count\": {},\n  \"rows\": [", serde_json::to_string(&columns)?, r.rows)?;
+    let mut first = true;
+    for b in &r.batches {
+        for row in rows(std::slice::from_ref(b)) {
+            if !first {
+                writeln!(out, ",")?;
+            }
+            first = false;
+            write!(out, "    {}", serde_json::to_string(&row)?)?;
+        }
+    }
+    writeln!(out, "\n  ]\n}}")
+}
+
 /// A name for a column's type that a template author can read.
 pub fn type_name(t: &DataType) -> &'static str {
     match t {
@@ -132,17 +150,30 @@ fn display(a: &dyn Array) -> Vec<Value> {
 
 /// A result as CSV with a header row.
 pub fn to_csv(r: &QueryResult) -> Result<Vec<u8>, datafusion::arrow::error::ArrowError> {
+    to_csv_limited(r, usize::MAX)
+}
+
+/// The first `max_rows` rows of a result as CSV with a header row.
+pub fn to_csv_limited(r: &QueryResult, max_rows: usize) -> Result<Vec<u8>, datafusion::arrow::error::ArrowError> {
     let mut buf = Vec::new();
-    {
-        let mut w = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(&mut buf);
-        if r.batches.is_empty() {
-            w.write(&RecordBatch::new_empty(r.schema.clone()))?;
-        }
-        for b in &r.batches {
-            w.write(b)?;
-        }
-    }
+    write_csv(r, max_rows, &mut buf)?;
     Ok(buf)
+}
+
+/// Stream the first `max_rows` rows of a result as CSV with a header row.
+pub fn write_csv(r: &QueryResult, max_rows: usize, out: &mut impl std::io::Write) -> Result<(), datafusion::arrow::error::ArrowError> {
+    let mut w = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(out);
+    w.write(&RecordBatch::new_empty(r.schema.clone()))?;
+    let mut left = max_rows;
+    for b in &r.batches {
+        if left == 0 {
+            break;
+        }
+        let take = b.num_rows().min(left);
+        w.write(&b.slice(0, take))?;
+        left -= take;
+    }
+    Ok(())
 }
 
 /// A result as a text table for the terminal.

@@ -193,9 +193,14 @@ fn adhoc_job(tz: chrono_tz::Tz, period: PeriodKind, lake: &str) -> pareto::spec:
         bcc: Vec::new(),
         owners: Vec::new(),
         attach: Vec::new(),
+        attach_max_rows: 10_000,
         currency: "USD".into(),
         params: Default::default(),
         scoring: None,
         service_levels: Vec::new(),
+        require_fresh: Vec::new(),
+        inherit: None,
+        send_if_alerts: false,
+        alerts: Vec::new(),
     }
 }

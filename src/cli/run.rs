@@ -58,7 +58,9 @@ pub async fn run(root: &Path, a: RunArgs) -> anyhow::Result<u8> {
     match pipeline::run(&project, job, &opts).await {
         Ok(r) => {
             let dir = pareto::problem::shown(&project.root, &r.dir);
-            if r.sent {
+            if r.outcome == "no-alerts" {
+                println!("no alert fired for {} {}: nothing sent", job.name, r.period.label());
+            } else if r.sent {
                 println!("sent {} {} to {}: {}", job.name, r.period.label(), r.recipients.join(", "), r.subject);
             } else {
                 println!("dry run {} {}: not sent (would go to {})", job.name, r.period.label(), r.recipients.join(", "));
@@ -70,6 +72,20 @@ pub async fn run(root: &Path, a: RunArgs) -> anyhow::Result<u8> {
             Ok(exit::OK)
         }
         Err(f) => {
+            if let pipeline::RunError::Held { reasons, notice } = &f.error {
+                eprintln!("held: job `{}` was not sent because its data is stale:", job.name);
+                for r in reasons {
+                    eprintln!("  {r}");
+                }
+                match notice {
+                    Some(n) => eprintln!("{n}"),
+                    None => eprintln!("no owners were told (a dry run, or no `owners` in {})", job.file.display()),
+                }
+                if let Some(file) = f.record {
+                    eprintln!("the run is recorded in {}", pareto::problem::shown(&project.root, &file).display());
+                }
+                return Ok(f.error.exit_code());
+            }
             eprintln!("error: job `{}` failed: {}", job.name, f.error);
             if let Some(file) = f.record {
                 eprintln!("nothing was sent; the run is recorded in {}", pareto::problem::shown(&project.root, &file).display());

@@ -1,6 +1,7 @@
 //! Declarative models from the job file, compiled to SQL (value tiers) or to tables (service
 //! levels) that the job's queries read like any other.
 
+pub mod freshness;
 pub mod scoring;
 pub mod service_levels;
 

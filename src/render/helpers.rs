@@ -156,6 +156,8 @@ fn delta_text(h: &Helper, r: &Handlebars, ctx: &Context, _: &mut RenderContext, 
 struct Grid {
     columns: Vec<(String, ColumnFormat)>,
     rows: Vec<Vec<String>>,
+    /// Cells to show in grey (a figure from too small a sample).
+    grey: Vec<Vec<bool>>,
     more: usize,
     /// Why the result is off, when it is.
     off: Option<String>,
@@ -165,7 +167,7 @@ fn grid(h: &Helper, r: &Handlebars, ctx: &Context) -> Result<Grid, RenderError> 
     let result = param(h, r, 0, "table")?;
     if result.get("skipped").and_then(|s| s.as_bool()) == Some(true) {
         let why = result.get("reason").and_then(|s| s.as_str()).unwrap_or("its data is missing");
-        return Ok(Grid { columns: Vec::new(), rows: Vec::new(), more: 0, off: Some(format!("Not available: {why}.")) });
+        return Ok(Grid { columns: Vec::new(), rows: Vec::new(), grey: Vec::new(), more: 0, off: Some(format!("Not available: {why}.")) });
     }
     let bad = || RenderErrorReason::Other("`table` takes a query result, like `{{table results.top_customers}}`".into());
     let all_cols = result.get("columns").and_then(|c| c.as_array()).ok_or_else(bad)?;
@@ -234,7 +236,17 @@ fn grid(h: &Helper, r: &Handlebars, ctx: &Context) -> Result<Grid, RenderError> 
         .iter()
         .map(|r| columns.iter().zip(&decimals).map(|((n, f), d)| format::cell(r.get(n).unwrap_or(&Value::Null), *f, &code, *d)).collect())
         .collect();
-    Ok(Grid { more: rows.len().saturating_sub(shown.len()), columns, rows: shown, off: None })
+    // `grey="csat:csat_low_sample"`: show column csat in grey where csat_low_sample is true.
+    let grey_rules: Vec<(String, String)> = h
+        .hash_get("grey")
+        .and_then(|g| g.value().as_str())
+        .map(|g| g.split(',').filter_map(|r| r.split_once(':')).map(|(c, f)| (c.trim().to_string(), f.trim().to_string())).collect())
+        .unwrap_or_default();
+    let grey = shown_rows
+        .iter()
+        .map(|r| columns.iter().map(|(n, _)| grey_rules.iter().any(|(c, f)| c == n && r.get(f) == Some(&Value::Bool(true)))).collect())
+        .collect();
+    Ok(Grid { more: rows.len().saturating_sub(shown.len()), columns, rows: shown, grey, off: None })
 }
 
 fn numeric(f: ColumnFormat) -> bool {
@@ -265,13 +277,14 @@ fn table_html(h: &Helper, r: &Handlebars, ctx: &Context, _: &mut RenderContext, 
     if g.rows.is_empty() {
         s.push_str(&format!("<tr><td colspan=\"{}\" style=\"padding:{pad};color:#57606a;\">No rows.</td></tr>\n", g.columns.len().max(1)));
     }
-    for row in &g.rows {
+    for (row, grey) in g.rows.iter().zip(&g.grey) {
         s.push_str("<tr>");
-        for ((_, f), v) in g.columns.iter().zip(row) {
+        for (((_, f), v), grey) in g.columns.iter().zip(row).zip(grey) {
             let align = if numeric(*f) { "right" } else { "left" };
             s.push_str(&format!(
-                "<td align=\"{align}\" style=\"text-align:{align};padding:{pad};border-bottom:1px solid #eaeef2;{}\">{}</td>",
+                "<td align=\"{align}\" style=\"text-align:{align};padding:{pad};border-bottom:1px solid #eaeef2;{}{}\">{}</td>",
                 if numeric(*f) || matches!(f, ColumnFormat::Month | ColumnFormat::Date) { "white-space:nowrap;" } else { "" },
+                if *grey { "color:#8c959f;" } else { "" },
                 esc(v)
             ));
         }

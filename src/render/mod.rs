@@ -130,6 +130,13 @@ impl Templates {
         Ok(Rendered { subject, html, text })
     }
 
+    /// Render a one-off template string (an alert message) as plain text with the helpers.
+    pub fn render_text(&self, template: &str, data: &Value) -> Result<String, handlebars::RenderError> {
+        let mut lenient = self.text.clone();
+        lenient.set_strict_mode(false);
+        lenient.render_template(template, data)
+    }
+
     fn problem(&self, part: Part, top: &str, e: handlebars::RenderError) -> RenderError {
         let name = e.template_name.clone().unwrap_or_else(|| top.to_string());
         let file = self.files.get(&(part, name.clone())).cloned().unwrap_or_else(|| PathBuf::from(format!("templates/{name}")));

@@ -35,10 +35,17 @@ struct RawJob {
     owners: Vec<Spanned<String>>,
     #[serde(default)]
     attach: Vec<Spanned<String>>,
+    attach_max_rows: Option<usize>,
     currency: Option<String>,
     #[serde(default)]
     params: BTreeMap<String, Spanned<toml::Value>>,
     scoring: Option<Spanned<RawScoring>>,
+    inherit: Option<Spanned<String>>,
+    #[serde(default)]
+    require_fresh: BTreeMap<String, Spanned<String>>,
+    send_if: Option<Spanned<String>>,
+    #[serde(default)]
+    alert: Vec<Spanned<RawAlert>>,
     #[serde(default)]
     service_levels: BTreeMap<String, Spanned<RawServiceLevel>>,
 }
@@ -75,6 +82,26 @@ struct RawCriterion {
     thresholds: Option<Vec<f64>>,
     #[serde(default)]
     lower_is_better: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlert {
+    name: Option<String>,
+    query: String,
+    metric: String,
+    #[serde(default, rename = "where")]
+    filter: BTreeMap<String, toml::Value>,
+    below: Option<f64>,
+    above: Option<f64>,
+    rise: Option<String>,
+    fall: Option<String>,
+    baseline: Option<String>,
+    spike: Option<f64>,
+    over: Option<usize>,
+    order_by: Option<String>,
+    severity: Option<String>,
+    message: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -131,6 +158,63 @@ pub struct Scoring {
     pub criteria: Vec<Criterion>,
 }
 
+/// When an alert rule fires.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    /// The metric is below this value.
+    Below(f64),
+    /// The metric is above this value.
+    Above(f64),
+    /// The metric rose by more than this fraction against the baseline column.
+    Rise { by: f64, baseline: String },
+    /// The metric fell by more than this fraction against the baseline column.
+    Fall { by: f64, baseline: String },
+    /// The latest row (by `order_by`) is more than `k` standard deviations above the mean of the
+    /// `over` rows before it.
+    Spike { k: f64, over: usize, order_by: String },
+}
+
+/// How loud an alert is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Critical,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+/// An `[[alert]]` rule over a query's result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRule {
+    pub name: String,
+    pub query: String,
+    pub metric: String,
+    /// Rows must have these column values.
+    pub filter: Vec<(String, String)>,
+    pub condition: Condition,
+    pub severity: Severity,
+    /// A Handlebars message over value, baseline, segment, metric and the row's columns.
+    pub message: String,
+}
+
+/// A table that must have recent rows for the report to go out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Freshness {
+    pub table: String,
+    pub max_age: chrono::Duration,
+    /// As written, for messages (`36h`).
+    pub written: String,
+}
+
 /// A tier's promised service.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServiceLevel {
@@ -170,11 +254,20 @@ pub struct Job {
     pub bcc: Vec<Mailbox>,
     pub owners: Vec<Mailbox>,
     pub attach: Vec<String>,
+    /// Rows at most in an attached CSV (the archive keeps every row).
+    pub attach_max_rows: usize,
     pub currency: String,
     pub params: BTreeMap<String, ParamValue>,
     pub scoring: Option<Scoring>,
     /// In tier order (A, B, C, Exit) when a scoring model names the tiers.
     pub service_levels: Vec<ServiceLevel>,
+    pub require_fresh: Vec<Freshness>,
+    /// Another job whose `[scoring]`, `[service_levels]` and `[params]` this one shares (its own
+    /// win), with the line it was named on.
+    pub inherit: Option<(String, usize)>,
+    /// Send only when an alert fired.
+    pub send_if_alerts: bool,
+    pub alerts: Vec<AlertRule>,
 }
 
 /// What a job is checked against: the query and template names the project has.
@@ -376,10 +469,54 @@ fn check(raw: RawJob, text: &str, shown: &Path, config: &Config, known: &Known) 
     }
     service_levels.sort_by_key(|s| tier_order.iter().position(|t| *t == s.tier).unwrap_or(usize::MAX));
 
+    let mut require_fresh = Vec::new();
+    for (table, age) in &raw.require_fresh {
+        if crate::contract::time_column(table).is_none() {
+            problems.push(at(
+                age.span(),
+                format!(
+                    "`require_fresh.{table}`: pareto knows the time column of the contract tables only ({})",
+                    crate::contract::TABLE_NAMES.join(", ")
+                ),
+            ));
+            continue;
+        }
+        match parse_age(age.get_ref()) {
+            Some(max_age) => require_fresh.push(Freshness { table: table.clone(), max_age, written: age.get_ref().clone() }),
+            None => problems
+                .push(at(age.span(), format!("`require_fresh.{table}`: `{}` is not an age such as `36h`, `2d` or `90m`", age.get_ref()))),
+        }
+    }
+    let send_if_alerts = match raw.send_if.as_ref().map(|s| s.get_ref().as_str()) {
+        None | Some("always") => false,
+        Some("alerts") => true,
+        Some(other) => {
+            let span = raw.send_if.as_ref().map(|s| s.span()).unwrap_or(0..0);
+            problems.push(at(span, format!("`send_if`: `{other}` is not `always` or `alerts`")));
+            false
+        }
+    };
+    let mut alerts = Vec::new();
+    for a in &raw.alert {
+        if let Some(rule) = check_alert(a, &queries, &at, &mut problems) {
+            alerts.push(rule);
+        }
+    }
+    if send_if_alerts && alerts.is_empty() && raw.send_if.is_some() {
+        let span = raw.send_if.as_ref().map(|s| s.span()).unwrap_or(0..0);
+        problems.push(at(span, "`send_if = \"alerts\"` but the job has no `[[alert]]` rules, so it would never send".to_string()));
+    }
+
     if !problems.is_empty() {
         return Err(problems);
     }
+    let inherit = raw.inherit.as_ref().map(|i| (i.get_ref().clone(), crate::problem::line_col(text, i.span().start).0));
     Ok(Job {
+        attach_max_rows: raw.attach_max_rows.unwrap_or(10_000),
+        inherit,
+        require_fresh,
+        send_if_alerts,
+        alerts,
         scoring,
         service_levels,
         name,
@@ -400,6 +537,109 @@ fn check(raw: RawJob, text: &str, shown: &Path, config: &Config, known: &Known) 
         attach,
         currency: raw.currency.unwrap_or_else(|| config.currency.clone()),
         params,
+    })
+}
+
+/// `36h`, `2d`, `90m` as a duration.
+pub fn parse_age(text: &str) -> Option<chrono::Duration> {
+    let t = text.trim();
+    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit())?);
+    let n: i64 = num.parse().ok()?;
+    match unit.trim() {
+        "m" | "min" => Some(chrono::Duration::minutes(n)),
+        "h" => Some(chrono::Duration::hours(n)),
+        "d" => Some(chrono::Duration::days(n)),
+        _ => None,
+    }
+}
+
+/// `25%` (or `0.25`) as a fraction.
+fn parse_fraction(text: &str) -> Option<f64> {
+    let t = text.trim();
+    match t.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().ok().map(|p| p / 100.0),
+        None => t.parse().ok(),
+    }
+    .filter(|f: &f64| *f >= 0.0 && f.is_finite())
+}
+
+/// Check one `[[alert]]`, adding every problem to `problems`.
+fn check_alert(
+    a: &Spanned<RawAlert>,
+    queries: &[String],
+    at: &dyn Fn(std::ops::Range<usize>, String) -> Problem,
+    problems: &mut Vec<Problem>,
+) -> Option<AlertRule> {
+    let before = problems.len();
+    let span = a.span();
+    let raw = a.get_ref();
+    let name = raw.name.clone().unwrap_or_else(|| format!("{}.{}", raw.query, raw.metric));
+    let mut bad = |m: String| problems.push(at(span.clone(), format!("alert `{name}`: {m}")));
+    if !queries.contains(&raw.query) {
+        bad(format!("`query = \"{}\"` is not one of this job's `queries`", raw.query));
+    }
+    let kinds = [raw.below.is_some(), raw.above.is_some(), raw.rise.is_some(), raw.fall.is_some(), raw.spike.is_some()];
+    if kinds.iter().filter(|k| **k).count() != 1 {
+        bad("give exactly one of `below`, `above` (a threshold), `rise`, `fall` (a change against the previous period) or `spike` (against the trailing periods)".into());
+    }
+    let baseline = raw.baseline.clone().unwrap_or_else(|| format!("prev_{}", raw.metric));
+    let mut fraction = |text: &str, key: &str| -> f64 {
+        parse_fraction(text).unwrap_or_else(|| {
+            bad(format!("`{key} = \"{text}\"` is not a percentage such as `25%`"));
+            0.0
+        })
+    };
+    let condition = if let Some(v) = raw.below {
+        Condition::Below(v)
+    } else if let Some(v) = raw.above {
+        Condition::Above(v)
+    } else if let Some(r) = &raw.rise {
+        Condition::Rise { by: fraction(r, "rise"), baseline: baseline.clone() }
+    } else if let Some(f) = &raw.fall {
+        Condition::Fall { by: fraction(f, "fall"), baseline: baseline.clone() }
+    } else {
+        let k = raw.spike.unwrap_or(2.0);
+        let over = raw.over.unwrap_or(8);
+        let order_by = raw.order_by.clone().unwrap_or_else(|| "week".into());
+        if over < 2 {
+            bad("`over` must be at least 2 periods to have a spread".into());
+        }
+        Condition::Spike { k, over, order_by }
+    };
+    let severity = match raw.severity.as_deref().unwrap_or("warning") {
+        "critical" => Severity::Critical,
+        "warning" => Severity::Warning,
+        "info" => Severity::Info,
+        other => {
+            bad(format!("`severity = \"{other}\"` is not `critical`, `warning` or `info`"));
+            Severity::Warning
+        }
+    };
+    let message = raw.message.clone().unwrap_or_else(|| "{{metric}} for {{segment}} is {{value}} (baseline {{baseline}})".into());
+    if let Err(e) = handlebars::Template::compile(&message) {
+        bad(format!("`message` is not a valid Handlebars template: {}", e.reason()));
+    }
+    let filter = raw
+        .filter
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                match v {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                },
+            )
+        })
+        .collect();
+    (problems.len() == before).then_some(AlertRule {
+        name,
+        query: raw.query.clone(),
+        metric: raw.metric.clone(),
+        filter,
+        condition,
+        severity,
+        message,
     })
 }
 

@@ -88,7 +88,7 @@ fn missing_table() {
         &run(&p),
         &server,
         1,
-        "error: job `daily` failed: queries/totals.sql:2:6: table `refunds` is neither a table in the lake `lake` nor a query in queries/ (there are: `customers`, `orders`, `service_levels`, `subscriptions`, `totals`)",
+        "error: job `daily` failed: queries/totals.sql:2:6: table `refunds` is neither a table in the lake `lake` nor a query in queries/ (there are: `csat`, `customers`, `nps`, `orders`, `service_levels`, `subscriptions`, `tickets`, `totals`)",
     );
 }
 

@@ -100,6 +100,11 @@ fn close(got: &Value, want: &Value, what: &str) {
 fn value_figures_on_the_cdnow_log_match_an_independent_computation() {
     let p = TestProject::bundled();
     convert(&p.root);
+    // The log has no support data: drop the freshness gate on tickets for this run.
+    p.file(
+        "jobs/weekly-leadership.toml",
+        &p.read("jobs/weekly-leadership.toml").replace("require_fresh = { orders = \"48h\", tickets = \"48h\" }", ""),
+    );
     // The week of 29 December 1997 – 4 January 1998, as of Monday 5 January.
     p.run(&["run", "weekly-leadership", "--as-of", "1998-01-05", "--dry-run"]).expect(0);
     let result = |q: &str| -> Vec<Value> {

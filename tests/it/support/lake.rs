@@ -129,6 +129,171 @@ pub fn subscriptions() -> RecordBatch {
     RecordBatch::try_new(schema, cols).unwrap()
 }
 
+/// Support data. Week 2026-W47 (Amsterdam) is [2026-11-15T23:00Z, 2026-11-22T23:00Z).
+///
+/// | ticket | customer | created (UTC)  | first reply | solved            | channel | reason          | replies | reopens | escalated | sentiment |
+/// |--------|----------|----------------|-------------|-------------------|---------|-----------------|---------|---------|-----------|-----------|
+/// | 201    | 1 Acme   | 11-16 08:00    | +2 h        | 11-16 18:00 (10 h)| email   | Billing         | 2       | 0       | no        | 0.5       |
+/// | 202    | 2 Globex | 11-17 09:00    | +4 h        | 11-18 09:00 (24 h)| chat    | Bug report      | 4       | 1       | yes       | -0.5      |
+/// | 203    | 3 Initech| 11-18 12:00    | +1 h        | open              | email   | How-to question | 1       | 0       | no        | –         |
+/// | 204    | 2 Globex | 11-20 10:00    | none        | open              | email   | Billing         | 0       | 0       | no        | 0.0       |
+/// | 205    | 1 Acme   | 11-10 10:00 (W46)| +6 h      | 11-16 10:00 (144 h, in W47) | phone | Login and access | 3 | 0 | no    | 0.2       |
+/// | 206    | 4 Umbrella| 11-12 10:00 (W46)| +3 h     | 11-12 15:00 (5 h) | web     | How-to question | 1       | 0       | no        | 0.8       |
+/// | 207    | 99 (not a customer) | 11-22 10:00 | none | 11-22 09:00 (before it was created: bad data) | web | Billing | 0 | 0 | no | – |
+///
+/// CSAT: 201 → 5 (11-17), 202 → 2 (11-19), 205 → 4 (11-16, a ticket from the week before), 206 → 5
+/// (11-13, W46). NPS: Acme 9 (11-18), Globex 6 (11-19), Initech 8 (11-20), Umbrella 10 (11-11, W46).
+pub fn tickets() -> RecordBatch {
+    let ts = || DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("ticket_id", DataType::Int64, false),
+        Field::new("customer_id", DataType::Int64, false),
+        Field::new("created_at", ts(), false),
+        Field::new("first_reply_at", ts(), true),
+        Field::new("solved_at", ts(), true),
+        Field::new("channel", DataType::Utf8, false),
+        Field::new("reason", DataType::Utf8, false),
+        Field::new("priority", DataType::Utf8, false),
+        Field::new("status", DataType::Utf8, false),
+        Field::new("agent_replies", DataType::Int32, false),
+        Field::new("reopens", DataType::Int32, false),
+        Field::new("escalated", DataType::Boolean, false),
+        Field::new("resolution", DataType::Utf8, true),
+        Field::new("sentiment", DataType::Float64, true),
+    ]));
+    type Row = (
+        i64,
+        i64,
+        &'static str,
+        Option<&'static str>,
+        Option<&'static str>,
+        &'static str,
+        &'static str,
+        i32,
+        i32,
+        bool,
+        Option<&'static str>,
+        Option<f64>,
+    );
+    let rows: Vec<Row> = vec![
+        (
+            201,
+            1,
+            "2026-11-16T08:00:00Z",
+            Some("2026-11-16T10:00:00Z"),
+            Some("2026-11-16T18:00:00Z"),
+            "email",
+            "Billing",
+            2,
+            0,
+            false,
+            Some("agent"),
+            Some(0.5),
+        ),
+        (
+            202,
+            2,
+            "2026-11-17T09:00:00Z",
+            Some("2026-11-17T13:00:00Z"),
+            Some("2026-11-18T09:00:00Z"),
+            "chat",
+            "Bug report",
+            4,
+            1,
+            true,
+            Some("bug fix"),
+            Some(-0.5),
+        ),
+        (203, 3, "2026-11-18T12:00:00Z", Some("2026-11-18T13:00:00Z"), None, "email", "How-to question", 1, 0, false, None, None),
+        (204, 2, "2026-11-20T10:00:00Z", None, None, "email", "Billing", 0, 0, false, None, Some(0.0)),
+        (
+            205,
+            1,
+            "2026-11-10T10:00:00Z",
+            Some("2026-11-10T16:00:00Z"),
+            Some("2026-11-16T10:00:00Z"),
+            "phone",
+            "Login and access",
+            3,
+            0,
+            false,
+            Some("agent"),
+            Some(0.2),
+        ),
+        (
+            206,
+            4,
+            "2026-11-12T10:00:00Z",
+            Some("2026-11-12T13:00:00Z"),
+            Some("2026-11-12T15:00:00Z"),
+            "web",
+            "How-to question",
+            1,
+            0,
+            false,
+            Some("self-service"),
+            Some(0.8),
+        ),
+        (207, 99, "2026-11-22T10:00:00Z", None, Some("2026-11-22T09:00:00Z"), "web", "Billing", 0, 0, false, None, None),
+    ];
+    let t = |v: Option<&str>| v.map(micros);
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())),
+        Arc::new(Int64Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())),
+        Arc::new(TimestampMicrosecondArray::from(rows.iter().map(|r| micros(r.2)).collect::<Vec<_>>()).with_timezone("UTC")),
+        Arc::new(TimestampMicrosecondArray::from(rows.iter().map(|r| t(r.3)).collect::<Vec<_>>()).with_timezone("UTC")),
+        Arc::new(TimestampMicrosecondArray::from(rows.iter().map(|r| t(r.4)).collect::<Vec<_>>()).with_timezone("UTC")),
+        Arc::new(StringArray::from(rows.iter().map(|r| r.5).collect::<Vec<_>>())),
+        Arc::new(StringArray::from(rows.iter().map(|r| r.6).collect::<Vec<_>>())),
+        Arc::new(StringArray::from(vec!["normal"; rows.len()])),
+        Arc::new(StringArray::from(rows.iter().map(|r| if r.4.is_some() { "solved" } else { "open" }).collect::<Vec<_>>())),
+        Arc::new(Int32Array::from(rows.iter().map(|r| r.7).collect::<Vec<_>>())),
+        Arc::new(Int32Array::from(rows.iter().map(|r| r.8).collect::<Vec<_>>())),
+        Arc::new(BooleanArray::from(rows.iter().map(|r| r.9).collect::<Vec<_>>())),
+        Arc::new(StringArray::from(rows.iter().map(|r| r.10).collect::<Vec<_>>())),
+        Arc::new(datafusion::arrow::array::Float64Array::from(rows.iter().map(|r| r.11).collect::<Vec<_>>())),
+    ];
+    RecordBatch::try_new(schema, cols).unwrap()
+}
+
+pub fn csat() -> RecordBatch {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("ticket_id", DataType::Int64, false),
+        Field::new("customer_id", DataType::Int64, false),
+        Field::new("rated_at", ts_type(), false),
+        Field::new("score", DataType::Int32, false),
+    ]));
+    let rows = [
+        (201, 1, "2026-11-17T08:00:00Z", 5),
+        (202, 2, "2026-11-19T08:00:00Z", 2),
+        (205, 1, "2026-11-16T12:00:00Z", 4),
+        (206, 4, "2026-11-13T08:00:00Z", 5),
+    ];
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())),
+        Arc::new(Int64Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())),
+        Arc::new(TimestampMicrosecondArray::from(rows.iter().map(|r| micros(r.2)).collect::<Vec<_>>()).with_timezone("UTC")),
+        Arc::new(Int32Array::from(rows.iter().map(|r| r.3).collect::<Vec<_>>())),
+    ];
+    RecordBatch::try_new(schema, cols).unwrap()
+}
+
+pub fn nps() -> RecordBatch {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("customer_id", DataType::Int64, false),
+        Field::new("responded_at", ts_type(), false),
+        Field::new("score", DataType::Int32, false),
+    ]));
+    let rows =
+        [(1, "2026-11-18T09:00:00Z", 9), (2, "2026-11-19T09:00:00Z", 6), (3, "2026-11-20T09:00:00Z", 8), (4, "2026-11-11T09:00:00Z", 10)];
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())),
+        Arc::new(TimestampMicrosecondArray::from(rows.iter().map(|r| micros(r.1)).collect::<Vec<_>>()).with_timezone("UTC")),
+        Arc::new(Int32Array::from(rows.iter().map(|r| r.2).collect::<Vec<_>>())),
+    ];
+    RecordBatch::try_new(schema, cols).unwrap()
+}
+
 /// Write the lake above under `root/lake`: orders split over two files to show a table is a folder.
 pub fn write(root: &Path) {
     let lake = root.join("lake");
@@ -137,4 +302,7 @@ pub fn write(root: &Path) {
     write_parquet(&lake.join("orders/part-0.parquet"), &o.slice(0, 3));
     write_parquet(&lake.join("orders/part-1.parquet"), &o.slice(3, 4));
     write_parquet(&lake.join("subscriptions/subscriptions.parquet"), &subscriptions());
+    write_parquet(&lake.join("tickets/tickets.parquet"), &tickets());
+    write_parquet(&lake.join("csat/csat.parquet"), &csat());
+    write_parquet(&lake.join("nps/nps.parquet"), &nps());
 }
