@@ -49,6 +49,6 @@ SELECT
     CASE WHEN check_name = 'rows' THEN NULL ELSE CAST(problem AS DOUBLE) / NULLIF(total, 0) END AS share,
     CASE WHEN check_name = 'rows' THEN 'info' WHEN problem > 0 THEN 'problem' ELSE 'ok' END    AS status,
     CAST(newest AS TIMESTAMP)                                                  AS newest,
-    date_part('epoch', $as_of - newest) / 3600.0                               AS hours_old
+    (date_part('epoch', $as_of) - date_part('epoch', newest)) / 3600.0                               AS hours_old
 FROM checks
 ORDER BY position, CASE WHEN check_name = 'rows' THEN 0 ELSE 1 END, check_name

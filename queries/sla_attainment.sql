@@ -8,8 +8,8 @@ WITH t AS (
         v.tier,
         tk.created_at >= $period_start AND tk.created_at < $period_end AS created_now,
         tk.solved_at >= $period_start AND tk.solved_at < $period_end AND tk.solved_at >= tk.created_at AS solved_now,
-        date_part('epoch', tk.first_reply_at - tk.created_at) / 3600.0 AS reply_h,
-        date_part('epoch', tk.solved_at - tk.created_at) / 3600.0      AS resolution_h
+        (date_part('epoch', tk.first_reply_at) - date_part('epoch', tk.created_at)) / 3600.0 AS reply_h,
+        (date_part('epoch', tk.solved_at) - date_part('epoch', tk.created_at)) / 3600.0      AS resolution_h
     FROM tickets AS tk
     JOIN value_tiers AS v ON v.customer_id = tk.customer_id
     WHERE tk.created_at < $period_end

@@ -6,7 +6,7 @@
 --   requests_per_customer_month   tickets ÷ customers in the segment ÷ months in the period
 --                                 (for channels: ÷ all customers)
 --   first_reply_median_h, _p90_h  first_reply_at − created_at, in hours, for tickets created in the
---                                 period that have a reply (exact, interpolated: percentile_cont)
+--                                 period that have a reply (exact, interpolated between neighbours)
 --   unanswered                    tickets created in the period with no reply yet
 --   resolution_median_h, _p90_h   solved_at − created_at, in hours, for tickets solved in the period
 --                                 (a ticket solved before it was created is bad data, left out here)
@@ -37,8 +37,8 @@ t AS (
         COALESCE(s.region, 'Unknown')       AS region,
         COALESCE(s.industry, 'Unknown')     AS industry,
         COALESCE(s.value_tier, 'Unknown')   AS value_tier,
-        date_part('epoch', tk.first_reply_at - tk.created_at) / 3600.0 AS reply_h,
-        date_part('epoch', tk.solved_at - tk.created_at) / 3600.0      AS resolution_h,
+        (date_part('epoch', tk.first_reply_at) - date_part('epoch', tk.created_at)) / 3600.0 AS reply_h,
+        (date_part('epoch', tk.solved_at) - date_part('epoch', tk.created_at)) / 3600.0      AS resolution_h,
         tk.created_at >= $period_start AND tk.created_at < $period_end           AS created_now,
         tk.created_at >= $prev_period_start AND tk.created_at < $period_start    AS created_before,
         -- A ticket "solved" before it was created is bad data (see data_quality), not a resolution.
@@ -66,18 +66,50 @@ ticket_kpis AS (
         segment,
         COUNT(CASE WHEN created_now THEN 1 END)                                                    AS tickets,
         COUNT(CASE WHEN created_before THEN 1 END)                                                 AS prev_tickets,
-        percentile_cont(0.5) WITHIN GROUP (ORDER BY CASE WHEN created_now THEN reply_h END)        AS first_reply_median_h,
-        percentile_cont(0.9) WITHIN GROUP (ORDER BY CASE WHEN created_now THEN reply_h END)        AS first_reply_p90_h,
-        percentile_cont(0.5) WITHIN GROUP (ORDER BY CASE WHEN created_before THEN reply_h END)     AS prev_first_reply_median_h,
         COUNT(CASE WHEN created_now AND first_reply_at IS NULL THEN 1 END)                         AS unanswered,
-        percentile_cont(0.5) WITHIN GROUP (ORDER BY CASE WHEN solved_now THEN resolution_h END)    AS resolution_median_h,
-        percentile_cont(0.9) WITHIN GROUP (ORDER BY CASE WHEN solved_now THEN resolution_h END)    AS resolution_p90_h,
-        percentile_cont(0.5) WITHIN GROUP (ORDER BY CASE WHEN solved_before THEN resolution_h END) AS prev_resolution_median_h,
         AVG(CASE WHEN solved_now THEN CAST(agent_replies AS DOUBLE) END)                           AS touches,
         AVG(CASE WHEN solved_now THEN CASE WHEN reopens > 0 THEN 1.0 ELSE 0.0 END END)             AS reopen_rate,
         AVG(CASE WHEN created_now THEN CASE WHEN escalated THEN 1.0 ELSE 0.0 END END)              AS escalation_rate,
         AVG(CASE WHEN created_now THEN sentiment END)                                              AS sentiment
     FROM ticket_cuts
+    GROUP BY dimension, segment
+),
+-- Exact percentiles (DataFusion's percentile_cont rounds its interpolation weight to 6 decimals):
+-- sort each (dimension, segment, measure)'s hours, then interpolate between the values at
+-- positions ⌊p·(n−1)⌋ and ⌈p·(n−1)⌉.
+times AS (
+    SELECT dimension, segment, 'reply' AS measure, reply_h AS hours FROM ticket_cuts WHERE created_now AND reply_h IS NOT NULL
+    UNION ALL SELECT dimension, segment, 'prev_reply', reply_h FROM ticket_cuts WHERE created_before AND reply_h IS NOT NULL
+    UNION ALL SELECT dimension, segment, 'resolution', resolution_h FROM ticket_cuts WHERE solved_now
+    UNION ALL SELECT dimension, segment, 'prev_resolution', resolution_h FROM ticket_cuts WHERE solved_before
+),
+ranked AS (
+    SELECT
+        *,
+        ROW_NUMBER() OVER (PARTITION BY dimension, segment, measure ORDER BY hours) - 1 AS i,
+        COUNT(*) OVER (PARTITION BY dimension, segment, measure)                       AS n
+    FROM times
+),
+percentiles AS (
+    SELECT dimension, segment, measure, q.p,
+           MAX(CASE WHEN i = CAST(FLOOR(q.p * (n - 1)) AS BIGINT) THEN hours END)
+           + (q.p * (n - 1) - FLOOR(q.p * (n - 1)))
+             * (MAX(CASE WHEN i = CAST(CEIL(q.p * (n - 1)) AS BIGINT) THEN hours END)
+                - MAX(CASE WHEN i = CAST(FLOOR(q.p * (n - 1)) AS BIGINT) THEN hours END)) AS hours
+    FROM ranked CROSS JOIN (VALUES (0.5), (0.9)) AS q(p)
+    GROUP BY dimension, segment, measure, q.p, n
+),
+time_kpis AS (
+    SELECT
+        dimension,
+        segment,
+        MAX(CASE WHEN measure = 'reply' AND p = 0.5 THEN hours END)           AS first_reply_median_h,
+        MAX(CASE WHEN measure = 'reply' AND p = 0.9 THEN hours END)           AS first_reply_p90_h,
+        MAX(CASE WHEN measure = 'prev_reply' AND p = 0.5 THEN hours END)      AS prev_first_reply_median_h,
+        MAX(CASE WHEN measure = 'resolution' AND p = 0.5 THEN hours END)      AS resolution_median_h,
+        MAX(CASE WHEN measure = 'resolution' AND p = 0.9 THEN hours END)      AS resolution_p90_h,
+        MAX(CASE WHEN measure = 'prev_resolution' AND p = 0.5 THEN hours END) AS prev_resolution_median_h
+    FROM percentiles
     GROUP BY dimension, segment
 ),
 r AS (
@@ -166,13 +198,13 @@ SELECT
     CAST(COALESCE(tk.tickets, 0) AS DOUBLE)
         / NULLIF(CASE WHEN k.dimension = 'channel' THEN (SELECT COUNT(*) FROM seg) ELSE c.customers END, 0)
         / $period_months                                                       AS requests_per_customer_month,
-    tk.first_reply_median_h,
-    tk.first_reply_p90_h,
-    tk.prev_first_reply_median_h,
+    tm.first_reply_median_h,
+    tm.first_reply_p90_h,
+    tm.prev_first_reply_median_h,
     COALESCE(tk.unanswered, 0)                                                 AS unanswered,
-    tk.resolution_median_h,
-    tk.resolution_p90_h,
-    tk.prev_resolution_median_h,
+    tm.resolution_median_h,
+    tm.resolution_p90_h,
+    tm.prev_resolution_median_h,
     tk.touches,
     tk.reopen_rate,
     tk.escalation_rate,
@@ -188,6 +220,7 @@ FROM keys AS k
 JOIN dims AS d ON d.dimension = k.dimension
 LEFT JOIN customers AS c ON c.dimension = k.dimension AND c.segment = k.segment
 LEFT JOIN ticket_kpis AS tk ON tk.dimension = k.dimension AND tk.segment = k.segment
+LEFT JOIN time_kpis AS tm ON tm.dimension = k.dimension AND tm.segment = k.segment
 LEFT JOIN csat_kpis AS cs ON cs.dimension = k.dimension AND cs.segment = k.segment
 LEFT JOIN nps_kpis AS np ON np.dimension = k.dimension AND np.segment = k.segment
 ORDER BY d.position, tickets DESC, k.segment

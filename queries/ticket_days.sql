@@ -17,14 +17,14 @@ t AS (
     WHERE tk.created_at >= $period_end - INTERVAL '29 days' AND tk.created_at < $period_end
 ),
 cuts AS (
-    SELECT day, 'All' AS segment FROM t
-    UNION ALL SELECT day, value_tier FROM t
-    UNION ALL SELECT day, tenure_band FROM t
+    SELECT day, 'All' AS dimension, 'All' AS segment FROM t
+    UNION ALL SELECT day, 'value_tier', value_tier FROM t
+    UNION ALL SELECT day, 'tenure', tenure_band FROM t
 ),
-segments AS (SELECT DISTINCT segment FROM cuts)
-SELECT d.day, s.segment, COUNT(c.day) AS tickets
+segments AS (SELECT DISTINCT dimension, segment FROM cuts)
+SELECT d.day, s.dimension, s.segment, COUNT(c.day) AS tickets
 FROM days AS d
 CROSS JOIN segments AS s
-LEFT JOIN cuts AS c ON c.day = d.day AND c.segment = s.segment
-GROUP BY d.day, s.segment
-ORDER BY s.segment, d.day
+LEFT JOIN cuts AS c ON c.day = d.day AND c.dimension = s.dimension AND c.segment = s.segment
+GROUP BY d.day, s.dimension, s.segment
+ORDER BY s.dimension, s.segment, d.day

@@ -10,16 +10,31 @@ t AS (
     SELECT
         date_trunc('week', tk.created_at)                              AS week,
         COALESCE(f.tenure_band, 'Unknown')                             AS tenure_band,
-        date_part('epoch', tk.first_reply_at - tk.created_at) / 3600.0 AS reply_h
+        (date_part('epoch', tk.first_reply_at) - date_part('epoch', tk.created_at)) / 3600.0 AS reply_h
     FROM tickets AS tk
     LEFT JOIN customer_facts AS f ON f.customer_id = tk.customer_id
     CROSS JOIN bounds AS b
     WHERE tk.created_at >= b.first_week AND tk.created_at < $period_end
 ),
-tc AS (
-    SELECT week, segment, COUNT(*) AS tickets, percentile_cont(0.5) WITHIN GROUP (ORDER BY reply_h) AS first_reply_median_h
-    FROM (SELECT week, tenure_band AS segment, reply_h FROM t UNION ALL SELECT week, 'All' AS segment, reply_h FROM t)
+cut AS (
+    SELECT week, tenure_band AS segment, reply_h FROM t UNION ALL SELECT week, 'All' AS segment, reply_h FROM t
+),
+-- The exact median: the middle value, or the mean of the two middle values.
+ranked AS (
+    SELECT week, segment, reply_h,
+           ROW_NUMBER() OVER (PARTITION BY week, segment ORDER BY reply_h) AS i,
+           COUNT(*) OVER (PARTITION BY week, segment)                      AS n
+    FROM cut WHERE reply_h IS NOT NULL
+),
+medians AS (
+    SELECT week, segment, AVG(reply_h) AS first_reply_median_h
+    FROM ranked WHERE i IN ((n + 1) / 2, (n + 2) / 2)
     GROUP BY week, segment
+),
+tc AS (
+    SELECT c.week, c.segment, COUNT(*) AS tickets, MAX(m.first_reply_median_h) AS first_reply_median_h
+    FROM cut AS c LEFT JOIN medians AS m ON m.week = c.week AND m.segment = c.segment
+    GROUP BY c.week, c.segment
 ),
 r AS (
     SELECT date_trunc('week', c.rated_at) AS week, COALESCE(f.tenure_band, 'Unknown') AS tenure_band, c.score

@@ -78,9 +78,10 @@ pub fn evaluate(rules: &[AlertRule], results: &Value, render: &dyn Fn(&str, &Val
             }
             Condition::Spike { k, over, order_by } => {
                 // Per segment: the latest row against the `over` rows before it.
-                let mut groups: std::collections::BTreeMap<String, Vec<&Value>> = Default::default();
+                let mut groups: std::collections::BTreeMap<(String, String), Vec<&Value>> = Default::default();
                 for r in rows.iter().filter(|r| matches(r, &rule.filter)) {
-                    groups.entry(segment(r, rule)).or_default().push(r);
+                    let dimension = r["dimension"].as_str().unwrap_or_default().to_string();
+                    groups.entry((dimension, segment(r, rule))).or_default().push(r);
                 }
                 for (_, mut g) in groups {
                     g.sort_by(|a, b| a[order_by].to_string().cmp(&b[order_by].to_string()));
@@ -97,6 +98,9 @@ pub fn evaluate(rules: &[AlertRule], results: &Value, render: &dyn Fn(&str, &Val
                     }
                 }
             }
+        }
+        if let Some(floor) = rule.at_least {
+            hits.retain(|(_, v, _)| *v >= floor);
         }
         for (row, value, baseline) in hits {
             let seg = segment(row, rule);
@@ -140,6 +144,7 @@ mod tests {
             metric: "m".into(),
             filter: vec![("dimension".into(), "value_tier".into())],
             condition,
+            at_least: None,
             severity: Severity::Warning,
             message: "x".into(),
         }

@@ -99,6 +99,7 @@ struct RawAlert {
     baseline: Option<String>,
     spike: Option<f64>,
     over: Option<usize>,
+    at_least: Option<f64>,
     order_by: Option<String>,
     severity: Option<String>,
     message: Option<String>,
@@ -201,6 +202,8 @@ pub struct AlertRule {
     /// Rows must have these column values.
     pub filter: Vec<(String, String)>,
     pub condition: Condition,
+    /// The value must be at least this for the rule to fire (one ticket is no spike).
+    pub at_least: Option<f64>,
     pub severity: Severity,
     /// A Handlebars message over value, baseline, segment, metric and the row's columns.
     pub message: String,
@@ -638,6 +641,7 @@ fn check_alert(
         metric: raw.metric.clone(),
         filter,
         condition,
+        at_least: raw.at_least,
         severity,
         message,
     })

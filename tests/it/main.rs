@@ -7,5 +7,6 @@ mod cli;
 mod email;
 mod model;
 mod s3;
+mod service;
 mod support;
 mod value;
