@@ -535,6 +535,29 @@ pub async fn check(project: &Project, job: &Job, templates: &Templates, notes: &
         return problems;
     }
     problems.extend(query::check(&scopes, &graph, &queries).await);
+    // Alert rules name columns of their query's result: check them against its planned shape.
+    for rule in &job.alerts {
+        let Ok(table) = scopes.current.ctx.table_provider(rule.query.as_str()).await else { continue };
+        let schema = table.schema();
+        let mut needed = vec![rule.metric.clone()];
+        needed.extend(rule.filter.iter().map(|(k, _)| k.clone()));
+        match &rule.condition {
+            crate::spec::job::Condition::Rise { baseline, .. } | crate::spec::job::Condition::Fall { baseline, .. } => {
+                needed.push(baseline.clone())
+            }
+            crate::spec::job::Condition::Spike { order_by, .. } => needed.push(order_by.clone()),
+            _ => {}
+        }
+        for column in needed {
+            if schema.field_with_name(&column).is_err() {
+                let have: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+                problems.push(Problem::new(
+                    job.file.clone(),
+                    format!("alert `{}`: `{}` has no column `{column}` (it has: {})", rule.name, rule.query, have.join(", ")),
+                ));
+            }
+        }
+    }
     if problems.is_empty() {
         // Render over empty results of the right shape: finds misspelt result names and helper
         // misuse without touching data.

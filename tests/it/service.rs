@@ -294,3 +294,19 @@ fn support_figures_match_an_independent_computation_on_the_demo_lake() {
     }
     assert!(compared > 40, "{compared}");
 }
+
+#[test]
+fn check_finds_alerts_on_columns_that_do_not_exist() {
+    let p = project();
+    p.file(
+        "jobs/daily-support-alerts.toml",
+        &p.read("jobs/daily-support-alerts.toml").replace("metric = \"first_reply_median_h\"", "metric = \"first_reply_median\""),
+    );
+    let out = p.run(&["check", "daily-support-alerts"]);
+    out.expect(2);
+    assert!(
+        out.stdout.starts_with("jobs/daily-support-alerts.toml: alert `Slow first replies for A`: `support_kpis` has no column `first_reply_median` (it has: dimension, segment, customers, "),
+        "{}",
+        out.stdout
+    );
+}
