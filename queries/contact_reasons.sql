@@ -1,6 +1,7 @@
 -- Why customers write in: the top reasons among tickets created in the period, for all customers
 -- and per value tier and tenure band, with each reason's share of the segment's tickets and the
--- change in that share against the previous period (in points). The biggest risers come first.
+-- change in that share against the previous period in percentage points (share_change_pp). The
+-- biggest risers come first.
 WITH t AS (
     SELECT
         tk.reason,
@@ -31,7 +32,7 @@ shares AS (
            CAST(prev_tickets AS DOUBLE) / NULLIF(SUM(prev_tickets) OVER (PARTITION BY dimension, segment), 0) AS prev_share
     FROM counts
 )
-SELECT dimension, segment, reason, tickets, share, prev_tickets, prev_share, share - prev_share AS share_change
+SELECT dimension, segment, reason, tickets, share, prev_tickets, prev_share, 100 * (share - prev_share) AS share_change_pp
 FROM shares
 WHERE tickets > 0 OR prev_tickets > 0
-ORDER BY position, segment, share_change DESC NULLS LAST, tickets DESC, reason
+ORDER BY position, segment, share_change_pp DESC NULLS LAST, tickets DESC, reason

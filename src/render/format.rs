@@ -119,7 +119,9 @@ pub fn heading(column: &str) -> String {
         .filter(|w| !w.is_empty())
         .enumerate()
         .map(|(i, w)| {
-            if UPPER.contains(&w) || w.len() == 1 {
+            if w == "h" {
+                "(h)".to_string()
+            } else if UPPER.contains(&w) || w.len() == 1 {
                 w.to_uppercase()
             } else if i == 0 {
                 let mut c = w.chars();
@@ -142,6 +144,8 @@ pub enum ColumnFormat {
     Percent,
     /// A relative change, signed: `+12.3%`, `−4.0%`.
     Change,
+    /// A change between two shares, in percentage points (`*_pp` columns hold points): `+6.3 pp`.
+    Points,
     Date,
     /// A date that stands for its month (`month`, `cohort`, `*_month`): `Nov 2026`.
     Month,
@@ -152,10 +156,13 @@ pub enum ColumnFormat {
 pub fn column_format(name: &str, type_name: &str) -> ColumnFormat {
     let n = name.to_ascii_lowercase();
     let numeric = matches!(type_name, "integer" | "float" | "decimal");
+    if numeric && n.ends_with("_pp") {
+        return ColumnFormat::Points;
+    }
     if numeric && ["change", "growth", "delta"].iter().any(|w| n == *w || n.ends_with(&format!("_{w}"))) {
         return ColumnFormat::Change;
     }
-    let ratio = ["share", "rate", "pct", "percent", "ratio", "retention", "nrr", "grr", "csat"]
+    let ratio = ["share", "rate", "pct", "percent", "ratio", "retention", "nrr", "grr", "csat", "met"]
         .iter()
         .any(|w| n == *w || n.ends_with(&format!("_{w}")) || n.starts_with(&format!("{w}_")));
     let money = ["revenue", "amount", "mrr", "arr", "ltv", "aov", "arpa", "margin", "value", "spend", "price", "cost"]
@@ -195,6 +202,8 @@ pub fn cell(v: &Value, format: ColumnFormat, currency_code: &str, decimals: usiz
         ColumnFormat::Money => as_f64(v).map(|f| currency(f, currency_code, decimals)),
         ColumnFormat::Percent => as_f64(v).map(|f| percent(f, 1)),
         ColumnFormat::Change => as_f64(v).map(|f| signed(f, "percent", currency_code, 1).1),
+        // `*_pp` columns hold percentage points already (6.3, not 0.063).
+        ColumnFormat::Points => as_f64(v).map(|f| signed(f / 100.0, "points", currency_code, 1).1),
         ColumnFormat::Date => v.as_str().and_then(|s| date(s, if s.len() > 10 { "%Y-%m-%d %H:%M" } else { "%Y-%m-%d" })),
         ColumnFormat::Month => v.as_str().and_then(|s| date(s, "%b %Y")),
         ColumnFormat::Text => Some(match v {
@@ -249,6 +258,9 @@ mod tests {
         assert_eq!(heading("arr"), "ARR");
         assert_eq!(heading("to_a"), "To A");
         assert_eq!(heading("nrr_12m"), "NRR 12m");
+        assert_eq!(heading("first_reply_median_h"), "First reply median (h)");
+        assert_eq!(column_format("share_change_pp", "float"), ColumnFormat::Points);
+        assert_eq!(column_format("first_reply_met", "float"), ColumnFormat::Percent);
     }
 
     #[test]

@@ -112,7 +112,7 @@ fn support_kpis_per_segment() {
             json!(["Login and access", 0, 0.0, 1]),
         ]
     );
-    same(reasons.iter().find(|r| r["dimension"] == "All" && r["reason"] == "Login and access").unwrap(), json!({"share_change": -0.5}));
+    same(reasons.iter().find(|r| r["dimension"] == "All" && r["reason"] == "Login and access").unwrap(), json!({"share_change_pp": -50.0}));
 
     let res = rows(&p, "weekly-leadership/2026-W47.preview", "data_quality");
     let problem =
