@@ -6,7 +6,7 @@
 //! 201 (10 h), 202 (24 h), 205 (144 h) — 207 was "solved" before it was created, which is bad data.
 
 use crate::support::smtp::{Options, SmtpServer};
-use crate::support::{REPO, TestProject, config, lake};
+use crate::support::{REPO, TestProject, config, lake, same};
 use mail_parser::{MessageParser, MimeHeaders};
 use serde_json::{Value, json};
 
@@ -19,17 +19,6 @@ fn project() -> TestProject {
 fn rows(p: &TestProject, dir: &str, query: &str) -> Vec<Value> {
     let v: Value = serde_json::from_str(&p.read(&format!("archive/{dir}/results/{query}.json"))).unwrap();
     v["rows"].as_array().unwrap().clone()
-}
-
-#[track_caller]
-fn same(row: &Value, expected: Value) {
-    for (k, want) in expected.as_object().unwrap() {
-        let got = &row[k];
-        match (got.as_f64(), want.as_f64()) {
-            (Some(g), Some(w)) => assert!((g - w).abs() < 1e-9, "{k}: got {g}, want {w} in {row}"),
-            _ => assert_eq!(got, want, "{k} in {row}"),
-        }
-    }
 }
 
 fn find<'a>(rows: &'a [Value], dimension: &str, segment: &str) -> &'a Value {

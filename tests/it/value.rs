@@ -19,7 +19,7 @@
 //! 20.00/0, Umbrella 0/0 → revenue 4, 3, 1; margin 4, 1, 1 (tie); totals 28, 19, 10 → Acme A,
 //! Globex B, Umbrella Exit.
 
-use crate::support::{TestProject, lake};
+use crate::support::{TestProject, lake, same};
 use serde_json::{Value, json};
 
 fn run_weekly() -> TestProject {
@@ -32,18 +32,6 @@ fn run_weekly() -> TestProject {
 fn rows(p: &TestProject, query: &str) -> Vec<Value> {
     let v: Value = serde_json::from_str(&p.read(&format!("archive/weekly-leadership/2026-W47.preview/results/{query}.json"))).unwrap();
     v["rows"].as_array().unwrap().clone()
-}
-
-/// Compare a row with expected values: numbers within 1e-9 (floats), everything else exactly.
-#[track_caller]
-fn same(row: &Value, expected: Value) {
-    for (k, want) in expected.as_object().unwrap() {
-        let got = &row[k];
-        match (got.as_f64(), want.as_f64()) {
-            (Some(g), Some(w)) => assert!((g - w).abs() < 1e-9, "{k}: got {g}, want {w} in {row}"),
-            _ => assert_eq!(got, want, "{k} in {row}"),
-        }
-    }
 }
 
 fn by<'a>(rows: &'a [Value], key: &str, value: Value) -> &'a Value {

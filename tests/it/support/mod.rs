@@ -158,3 +158,15 @@ pub fn same_bytes(got: &[u8], want: &[u8]) {
         panic!("bytes differ at {at} (lengths {} and {}):\n--- got\n{}\n--- want\n{}", got.len(), want.len(), show(got), show(want));
     }
 }
+
+/// Compare a JSON row with expected values: numbers within 1e-9 (floats), everything else exactly.
+#[track_caller]
+pub fn same(row: &serde_json::Value, expected: serde_json::Value) {
+    for (k, want) in expected.as_object().unwrap() {
+        let got = &row[k];
+        match (got.as_f64(), want.as_f64()) {
+            (Some(g), Some(w)) => assert!((g - w).abs() < 1e-9, "{k}: got {g}, want {w} in {row}"),
+            _ => assert_eq!(got, want, "{k} in {row}"),
+        }
+    }
+}
