@@ -16,4 +16,5 @@ pub mod query;
 pub mod render;
 pub mod results;
 pub mod sample;
+pub mod schedule;
 pub mod spec;

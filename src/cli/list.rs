@@ -11,11 +11,10 @@ pub fn run(root: &Path) -> anyhow::Result<u8> {
     let now = chrono::Utc::now();
     let mut rows = vec![["JOB", "SCHEDULE", "TIME ZONE", "PERIOD", "NEXT RUN", "DESCRIPTION"].map(String::from).to_vec()];
     for j in &project.jobs {
-        let next = j
-            .cron
-            .find_next_occurrence(&now.with_timezone(&j.tz), false)
-            .map(|t| t.format("%a %Y-%m-%d %H:%M %Z").to_string())
-            .unwrap_or_else(|_| "never".into());
+        let next = pareto::schedule::next(&j.cron, j.tz, now, 1)
+            .first()
+            .map(|t| t.with_timezone(&j.tz).format("%a %Y-%m-%d %H:%M %Z").to_string())
+            .unwrap_or_else(|| "never".into());
         rows.push(vec![j.name.clone(), j.schedule.clone(), j.tz.name().to_string(), j.period.to_string(), next, j.description.clone()]);
     }
     for f in project.broken_jobs.keys() {

@@ -4,6 +4,7 @@ mod check;
 mod demo;
 mod generate;
 mod list;
+mod plan;
 mod query;
 mod run;
 
@@ -46,6 +47,8 @@ pub enum Command {
     Generate(generate::GenerateArgs),
     /// List the jobs, their schedules and next run times.
     List,
+    /// Show each job's next runs in its own time zone and the period each covers.
+    Plan(plan::PlanArgs),
 }
 
 pub async fn run(args: Args) -> anyhow::Result<u8> {
@@ -58,6 +61,7 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
         Command::Query(a) => query::run(&root, a).await,
         Command::Generate(a) => generate::run(a).await,
         Command::List => list::run(&root),
+        Command::Plan(a) => plan::run(&root, a),
     }
 }
 

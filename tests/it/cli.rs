@@ -224,3 +224,18 @@ fn table_functions_and_folder_names_with_capitals() {
     out.expect(0);
     assert_eq!(out.stdout, "total,five\n6,5\n");
 }
+
+#[test]
+fn plan_shows_the_next_runs_in_the_jobs_time_zone_across_daylight_saving() {
+    let p = TestProject::bundled();
+    let out = p.run(&["plan", "weekly-leadership", "--from", "2026-03-20", "-n", "3"]);
+    out.expect(0);
+    assert_eq!(
+        out.stdout,
+        "weekly-leadership (0 7 * * MON, Europe/Amsterdam, every week)
+  Mon 2026-03-23 07:00 CET  covers 2026-W12 (Mon 16 – Sun 22 Mar 2026)
+  Mon 2026-03-30 07:00 CEST  covers 2026-W13 (Mon 23 – Sun 29 Mar 2026)
+  Mon 2026-04-06 07:00 CEST  covers 2026-W14 (Mon 30 Mar – Sun 5 Apr 2026)
+"
+    );
+}
