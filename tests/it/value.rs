@@ -323,3 +323,27 @@ fn without_subscriptions_the_recurring_revenue_section_is_off_with_a_note() {
     assert!(text.contains("  ARR: €0"), "{text}");
     assert!(rows(&p, "tier_summary").len() == 3);
 }
+
+/// The whole plain-text report for the hand-made lake, pinned: any change to a query, a helper or
+/// a template that changes what leadership reads shows up here. To accept a change on purpose,
+/// run with PARETO_UPDATE_SNAPSHOTS=1 and review the diff of tests/it/snapshots/.
+#[test]
+fn the_weekly_report_reads_as_pinned() {
+    let p = run_weekly();
+    let text = p.read("archive/weekly-leadership/2026-W47.preview/report.txt");
+    let file = std::path::Path::new(crate::support::REPO).join("tests/it/snapshots/weekly-leadership.txt");
+    if std::env::var_os("PARETO_UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&file, &text).unwrap();
+    }
+    let pinned = std::fs::read_to_string(&file).unwrap_or_default();
+    if text != pinned {
+        let first = text.lines().zip(pinned.lines()).position(|(a, b)| a != b).unwrap_or(text.lines().count().min(pinned.lines().count()));
+        panic!(
+            "report.txt differs from {} at line {}:\n  now:    {:?}\n  pinned: {:?}",
+            file.display(),
+            first + 1,
+            text.lines().nth(first),
+            pinned.lines().nth(first)
+        );
+    }
+}
