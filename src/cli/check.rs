@@ -20,12 +20,9 @@ pub async fn run(root: &Path, a: CheckArgs) -> anyhow::Result<u8> {
     let mut problems = Vec::new();
     let mut notes = Vec::new();
     let jobs: Vec<_> = match &a.job {
-        Some(name) => match project.job(name) {
+        Some(name) => match super::job(&project, name) {
             Ok(j) => vec![j],
-            Err(ps) => {
-                super::print_problems(&ps);
-                return Ok(exit::USAGE);
-            }
+            Err(code) => return Ok(code),
         },
         None => {
             problems.extend(project.problems.iter().cloned());

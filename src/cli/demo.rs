@@ -40,12 +40,9 @@ pub async fn run(root: &Path, a: DemoArgs) -> anyhow::Result<u8> {
             return Ok(exit::USAGE);
         }
     };
-    let job = match project.job(&a.job) {
+    let job = match super::job(&project, &a.job) {
         Ok(j) => j,
-        Err(ps) => {
-            super::print_problems(&ps);
-            return Ok(exit::USAGE);
-        }
+        Err(code) => return Ok(code),
     };
     let as_of = pareto::period::local_midnight(until, job.tz);
     match pipeline::run(&project, job, &RunOptions { as_of, dry_run: true, to: Vec::new() }).await {

@@ -78,6 +78,14 @@ pub fn load(root: &std::path::Path) -> Result<Project, u8> {
     })
 }
 
+/// Find a job by name or file, or print why not.
+pub fn job<'a>(project: &'a Project, name: &str) -> Result<&'a pareto::spec::job::Job, u8> {
+    project.job(name).map_err(|ps| {
+        print_problems(&ps);
+        pareto::exit::USAGE
+    })
+}
+
 pub fn print_problems(ps: &[Problem]) {
     for p in ps {
         eprintln!("error: {p}");

@@ -24,12 +24,9 @@ pub fn run(root: &Path, a: PlanArgs) -> anyhow::Result<u8> {
         Err(code) => return Ok(code),
     };
     let jobs: Vec<_> = match &a.job {
-        Some(name) => match project.job(name) {
+        Some(name) => match super::job(&project, name) {
             Ok(j) => vec![j],
-            Err(ps) => {
-                super::print_problems(&ps);
-                return Ok(exit::USAGE);
-            }
+            Err(code) => return Ok(code),
         },
         None => project.jobs.iter().collect(),
     };

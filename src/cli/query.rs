@@ -74,12 +74,9 @@ pub async fn run(root: &Path, a: QueryArgs) -> anyhow::Result<u8> {
         }
     };
     let job = match &a.job {
-        Some(j) => match project.job(j) {
+        Some(j) => match super::job(&project, j) {
             Ok(j) => Some(j.clone()),
-            Err(ps) => {
-                super::print_problems(&ps);
-                return Ok(exit::USAGE);
-            }
+            Err(code) => return Ok(code),
         },
         None => None,
     };

@@ -27,12 +27,9 @@ pub async fn run(root: &Path, a: RunArgs) -> anyhow::Result<u8> {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
-    let job = match project.job(&a.job) {
+    let job = match super::job(&project, &a.job) {
         Ok(j) => j,
-        Err(ps) => {
-            super::print_problems(&ps);
-            return Ok(exit::USAGE);
-        }
+        Err(code) => return Ok(code),
     };
     let as_of = match &a.as_of {
         Some(t) => match period::parse_as_of(t, job.tz) {
