@@ -38,7 +38,7 @@ pub fn run_dir(archive: &Path, job: &str, period_label: &str) -> PathBuf {
 }
 
 /// One query's line in `run.json`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct QueryRecord {
     pub name: String,
     pub file: String,
@@ -46,8 +46,30 @@ pub struct QueryRecord {
     pub millis: u128,
 }
 
+/// One recipient's line in `run.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliveryRecord {
+    pub recipient: String,
+    /// `sent`, `rejected`, `unknown` or `pending` (not delivered, may be retried).
+    pub state: String,
+    pub reply: String,
+}
+
+impl From<&crate::deliver::smtp::Outcome> for DeliveryRecord {
+    fn from(o: &crate::deliver::smtp::Outcome) -> Self {
+        use crate::deliver::smtp::Attempt;
+        let state = match &o.attempt {
+            Attempt::Sent(_) => "sent",
+            Attempt::Rejected(_) => "rejected",
+            Attempt::Unknown(_) => "unknown",
+            Attempt::Retry(_) | Attempt::Fatal(_) => "pending",
+        };
+        DeliveryRecord { recipient: o.recipient.to_string(), state: state.into(), reply: crate::deliver::smtp::describe(&o.attempt) }
+    }
+}
+
 /// `run.json`: what a run did and how it ended.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct RunRecord {
     pub job: String,
     pub period: String,
@@ -56,7 +78,7 @@ pub struct RunRecord {
     pub as_of: String,
     pub started_at: String,
     pub finished_at: String,
-    /// `sent`, `dry-run`, `no-alerts`, `held`, `failed`.
+    /// `sent`, `dry-run`, `no-alerts`, `held`, `failed`, `delivery-unknown`.
     pub outcome: String,
     pub error: Option<String>,
     pub queries: Vec<QueryRecord>,
@@ -64,6 +86,8 @@ pub struct RunRecord {
     pub message_id: Option<String>,
     pub subject: Option<String>,
     pub smtp_reply: Option<String>,
+    /// How each recipient's delivery ended.
+    pub deliveries: Vec<DeliveryRecord>,
     /// Alerts that fired, as `name (severity): message`.
     pub alerts: Vec<String>,
     /// For a held run: what became of the notice to the owners.

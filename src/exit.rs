@@ -10,3 +10,6 @@ pub const USAGE: u8 = 2;
 pub const HELD: u8 = 3;
 /// The report was built and archived but the mail server did not take it.
 pub const DELIVERY_FAILED: u8 = 4;
+/// Another process holds the lock: a second `pareto serve` on the same state folder, or a
+/// `pareto run` of a job that is running elsewhere right now.
+pub const BUSY: u8 = 5;

@@ -3,11 +3,14 @@
 
 pub mod alerts;
 pub mod archive;
+pub mod clock;
 pub mod contract;
 pub mod deliver;
 pub mod exit;
 pub mod lake;
+pub mod ledger;
 pub mod model;
+pub mod notify;
 pub mod period;
 pub mod pipeline;
 pub mod problem;
@@ -15,6 +18,9 @@ pub mod project;
 pub mod query;
 pub mod render;
 pub mod results;
+pub mod runner;
 pub mod sample;
 pub mod schedule;
+pub mod serve;
 pub mod spec;
+pub mod status;

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args = cli::Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PARETO_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // The daemon logs what it does by default; one-shot commands only warnings.
+    let default = if matches!(args.command, cli::Command::Serve(_)) { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PARETO_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
     if args.log_format == cli::LogFormat::Json {
         builder.json().init();

@@ -1,5 +1,6 @@
 //! One run of a job, stage by stage: period → lake → queries → render → archive → deliver.
-//! The only module that knows every stage; the CLI (and later the scheduler) call it.
+//! The only module that knows every stage; `runner` (for `pareto run` and the daemon) and
+//! previews call it.
 
 use crate::archive::{self, QueryRecord, RunRecord};
 use crate::deliver::{self, DeliverError, Draft};
@@ -42,6 +43,8 @@ pub enum RunError {
     Render(#[from] RenderError),
     #[error(transparent)]
     Deliver(#[from] DeliverError),
+    #[error("the lake and queries took longer than {0}s (`lake.timeout_secs` in pareto.toml); nothing was sent")]
+    Timeout(u64),
     #[error("cannot write the archive {path}: {source}")]
     Archive { path: PathBuf, source: std::io::Error },
     /// Stale data: the report was not sent.
@@ -72,7 +75,26 @@ pub struct Failure {
     pub record: Option<PathBuf>,
 }
 
-/// What a successful run did.
+/// A rendered, archived report, ready to send: the exact message bytes and who gets them.
+#[derive(Debug)]
+pub struct Rendered {
+    pub dir: PathBuf,
+    pub period: Period,
+    /// The envelope sender.
+    pub sender: Option<lettre::Address>,
+    /// The message as it is archived in `message.eml` and stored in the outbox.
+    pub bytes: Vec<u8>,
+    /// Every address that gets a copy (To, Cc and Bcc), in that order, each in its own envelope.
+    pub recipients: Vec<lettre::Address>,
+    pub subject: String,
+    pub message_id: String,
+    /// A `send_if = "alerts"` job with nothing to say: nothing is to be sent.
+    pub no_alerts: bool,
+    /// `run.json` so far: the caller records how delivery went and writes it.
+    pub record: RunRecord,
+}
+
+/// What a preview (`--dry-run`, `--to`) did.
 #[derive(Debug)]
 pub struct Report {
     pub dir: PathBuf,
@@ -82,9 +104,8 @@ pub struct Report {
     pub outcome: &'static str,
     pub recipients: Vec<String>,
     pub subject: String,
-    pub smtp_reply: Option<String>,
-    /// Set when the email went out but `run.json` could not be written.
-    pub record_error: Option<String>,
+    /// How each recipient's delivery ended (`--to` only).
+    pub deliveries: Vec<deliver::smtp::Outcome>,
 }
 
 /// The parameters every query can use, and the job's own.
@@ -251,17 +272,19 @@ pub async fn prepare(
     Ok(Prepared { scopes, graph, queries, lake_problems })
 }
 
-/// Run `job` once. Nothing is sent unless every stage before delivery succeeded.
-pub async fn run(project: &Project, job: &Job, opts: &RunOptions) -> Result<Report, Failure> {
-    let started = Utc::now();
-    let period = Period::last_complete(job.period, opts.as_of, job.tz);
-    // A preview (a dry run, or a send to `--to` instead of the recipients) never touches the
-    // period's own folder, which records what the recipients got.
+/// The run folder a run of `period` writes to: the period's own, or `<period>.preview` for a
+/// dry run or a send to `--to` (which never touch the record of what the recipients got).
+pub fn run_dir(project: &Project, job: &Job, period: &Period, opts: &RunOptions) -> PathBuf {
     let preview = opts.dry_run || !opts.to.is_empty();
     let label = if preview { format!("{}.preview", period.label()) } else { period.label() };
-    let dir = archive::run_dir(&project.config.archive, &job.name, &label);
-    let span = tracing::info_span!("run", job = %job.name, period = %period.label());
-    let _enter = span.enter();
+    archive::run_dir(&project.config.archive, &job.name, &label)
+}
+
+/// Query, render and archive `job`'s `period`, and build the message; send nothing. On failure
+/// `run.json` in the run folder records why (never over the record of a sent period).
+pub async fn render(project: &Project, job: &Job, opts: &RunOptions, period: Period) -> Result<Rendered, Failure> {
+    let started = Utc::now();
+    let dir = run_dir(project, job, &period, opts);
     let mut record = RunRecord {
         job: job.name.clone(),
         period: period.label(),
@@ -277,39 +300,79 @@ pub async fn run(project: &Project, job: &Job, opts: &RunOptions) -> Result<Repo
         message_id: None,
         subject: None,
         smtp_reply: None,
+        deliveries: Vec::new(),
         alerts: Vec::new(),
         notice: None,
     };
-    let result = stages(project, job, opts, &period, &dir, &mut record).await;
-    record.finished_at = iso(Utc::now());
+    let limit = project.config.lake_timeout;
+    let result = match tokio::time::timeout(limit, stages(project, job, opts, &period, &dir, &mut record)).await {
+        Ok(r) => r,
+        Err(_) => Err(RunError::Timeout(limit.as_secs())),
+    };
     match result {
-        Ok(mut report) => {
-            record.outcome = report.outcome.into();
-            record.smtp_reply = report.smtp_reply.clone();
-            if let Err(e) = record.write(&dir, "run.json") {
-                if !report.sent {
-                    return Err(Failure { error: RunError::Archive { path: dir.join("run.json"), source: e }, record: None });
-                }
-                // The email went out: that is the outcome, even if it could not be recorded.
-                report.record_error = Some(format!("cannot write {}: {e}", dir.join("run.json").display()));
-            }
-            tracing::info!(outcome = %record.outcome, "run finished");
-            Ok(report)
-        }
-        Err(error) => {
-            record.error = Some(error.to_string());
-            if let RunError::Held { notice, .. } = &error {
-                record.outcome = "held".into();
-                record.notice = notice.clone();
-            }
-            // A failed attempt never overwrites the record of a period that was sent.
-            let name = if archive::was_sent(&dir) { "run-failed.json" } else { "run.json" };
-            let written = record.write(&dir, name).is_ok();
-            // The caller reports the error; the log line is for `PARETO_LOG=info` and the daemon.
-            tracing::info!(error = %error, "run failed");
-            Err(Failure { error, record: written.then(|| dir.join(name)) })
-        }
+        Ok(r) => Ok(r),
+        Err(error) => Err(fail(&dir, record, error)),
     }
+}
+
+/// Record a failed run in its folder's `run.json` (or `run-failed.json` beside a sent one).
+pub fn fail(dir: &std::path::Path, mut record: RunRecord, error: RunError) -> Failure {
+    record.finished_at = iso(Utc::now());
+    record.error = Some(error.to_string());
+    if let RunError::Held { notice, .. } = &error {
+        record.outcome = "held".into();
+        record.notice = notice.clone();
+    }
+    let name = if archive::was_sent(dir) { "run-failed.json" } else { "run.json" };
+    let written = record.write(dir, name).is_ok();
+    // The caller reports the error; the log line is for `PARETO_LOG=info` and the daemon.
+    tracing::info!(error = %error, "run failed");
+    Failure { error, record: written.then(|| dir.join(name)) }
+}
+
+/// A preview: render `job` for the period before `opts.as_of`, and send it only to `opts.to`
+/// (or nowhere, for a dry run). The ledger is not involved: a preview is not the period's send.
+pub async fn preview(project: &Project, job: &Job, opts: &RunOptions) -> Result<Report, Failure> {
+    let period = Period::last_complete(job.period, opts.as_of, job.tz);
+    let span = tracing::info_span!("preview", job = %job.name, period = %period.label());
+    let _enter = span.enter();
+    let mut r = render(project, job, opts, period).await?;
+    let mut deliveries = Vec::new();
+    let outcome = if r.no_alerts {
+        "no-alerts"
+    } else if opts.dry_run {
+        "dry-run"
+    } else {
+        deliveries =
+            deliver::smtp::send_each(&project.config.smtp, r.sender.as_ref(), &r.recipients, &r.bytes, &mut deliver::smtp::Quiet).await;
+        r.record.deliveries = deliveries.iter().map(archive::DeliveryRecord::from).collect();
+        let failed: Vec<String> = deliveries
+            .iter()
+            .filter_map(|d| match &d.attempt {
+                deliver::smtp::Attempt::Sent(_) => None,
+                a => Some(format!("{}: {}", d.recipient, deliver::smtp::describe(a))),
+            })
+            .collect();
+        if !failed.is_empty() {
+            let error = RunError::Deliver(DeliverError::Smtp { server: project.config.smtp.host.clone(), message: failed.join("; ") });
+            return Err(fail(&r.dir, r.record, error));
+        }
+        "sent"
+    };
+    r.record.outcome = outcome.into();
+    r.record.finished_at = iso(Utc::now());
+    r.record
+        .write(&r.dir, "run.json")
+        .map_err(|e| Failure { error: RunError::Archive { path: r.dir.join("run.json"), source: e }, record: None })?;
+    Ok(Report {
+        dir: r.dir,
+        period,
+        sent: outcome == "sent",
+        outcome,
+        recipients: r.record.recipients.clone(),
+        subject: r.subject,
+        deliveries,
+    })
 }
 
 async fn stages(
@@ -319,7 +382,7 @@ async fn stages(
     period: &Period,
     dir: &std::path::Path,
     record: &mut RunRecord,
-) -> Result<Report, RunError> {
+) -> Result<Rendered, RunError> {
     let config = &project.config;
     // Everything that can be checked before touching the lake is checked first.
     let templates = Templates::load(&project.templates_dir, &project.root, config.strict).map_err(|ps| RenderError::Problems(ps))?;
@@ -343,9 +406,8 @@ async fn stages(
         .map_err(|p| QueryError::Problems(vec![p]))?;
     if !stale.is_empty() {
         let reasons: Vec<String> = stale.iter().map(|s| s.describe(opts.as_of)).collect();
-        let notice =
-            if opts.dry_run || job.owners.is_empty() { None } else { Some(send_held_notice(config, job, period, &from, &reasons).await) };
-        return Err(RunError::Held { reasons, notice });
+        // The caller tells the owners (once per period, however often it is retried).
+        return Err(RunError::Held { reasons, notice: None });
     }
 
     if job.queries.iter().all(|q| graph.skipped.contains_key(q)) {
@@ -430,72 +492,22 @@ async fn stages(
     write("report.txt", rendered.text.as_bytes())?;
     write("message.eml", &built.bytes)?;
 
-    if job.send_if_alerts && fired.is_empty() {
+    let no_alerts = job.send_if_alerts && fired.is_empty();
+    if no_alerts {
         tracing::info!("no alert fired; nothing to send");
-        return Ok(Report {
-            dir: dir.to_path_buf(),
-            period: *period,
-            sent: false,
-            outcome: "no-alerts",
-            recipients: record.recipients.clone(),
-            subject: rendered.subject,
-            smtp_reply: None,
-            record_error: None,
-        });
     }
-    let smtp_reply = if opts.dry_run {
-        None
-    } else {
-        tracing::info!(recipients = record.recipients.len(), "sending");
-        Some(deliver::smtp::send(&config.smtp, &built).await?)
-    };
-    Ok(Report {
+    let recipients: Vec<lettre::Address> = built.envelope.to().to_vec();
+    Ok(Rendered {
         dir: dir.to_path_buf(),
         period: *period,
-        sent: !opts.dry_run,
-        outcome: if opts.dry_run { "dry-run" } else { "sent" },
-        recipients: record.recipients.clone(),
+        sender: built.envelope.from().cloned(),
+        bytes: built.bytes,
+        recipients,
         subject: rendered.subject,
-        smtp_reply,
-        record_error: None,
+        message_id: record.message_id.clone().unwrap_or_default(),
+        no_alerts,
+        record: record.clone(),
     })
-}
-
-/// Tell the job's owners that the report was held, and why. Returns what happened, for run.json.
-async fn send_held_notice(config: &crate::spec::config::Config, job: &Job, period: &Period, from: &Mailbox, reasons: &[String]) -> String {
-    let text = format!(
-        "The {} report for {} ({}) was not sent, because its data is not fresh enough:\n\n{}\n\nOnce the data has arrived, send it with:\n\n    pareto run {} --as-of {}\n",
-        job.name,
-        period.title(),
-        period.label(),
-        reasons.iter().map(|r| format!("  - {r}")).collect::<Vec<_>>().join("\n"),
-        job.name,
-        period.end,
-    );
-    let html = format!("<pre style=\"font-family:monospace;font-size:13px\">{}</pre>", handlebars::html_escape(&text));
-    let built = deliver::build(Draft {
-        from,
-        reply_to: config.reply_to.as_ref(),
-        to: &job.owners,
-        cc: &[],
-        bcc: &[],
-        subject: &format!("[pareto] {} {} held: stale data", job.name, period.label()),
-        html,
-        text,
-        attachments: Vec::new(),
-        message_id: format!("<pareto.{}.{}.held@{}>", job.name, period.label(), from.email.domain()),
-        date: std::time::SystemTime::now(),
-    });
-    match built {
-        Ok(b) => match deliver::smtp::send(&config.smtp, &b).await {
-            Ok(reply) => format!("owners told: {reply}"),
-            Err(e) => {
-                tracing::warn!(error = %e, "could not tell the owners the report was held");
-                format!("could not tell the owners: {e}")
-            }
-        },
-        Err(e) => format!("could not build the notice: {e}"),
-    }
 }
 
 /// The Date header: the run's real time.

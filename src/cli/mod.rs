@@ -3,10 +3,12 @@
 mod check;
 mod demo;
 mod generate;
+mod history;
 mod list;
 mod plan;
 mod query;
 mod run;
+mod serve;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use pareto::problem::Problem;
@@ -49,6 +51,10 @@ pub enum Command {
     List,
     /// Show each job's next runs in its own time zone and the period each covers.
     Plan(plan::PlanArgs),
+    /// Run the jobs on their schedules until stopped (SIGTERM or Ctrl-C).
+    Serve(serve::ServeArgs),
+    /// Show the runs the ledger recorded: states, attempts, durations, errors.
+    History(history::HistoryArgs),
 }
 
 pub async fn run(args: Args) -> anyhow::Result<u8> {
@@ -62,6 +68,8 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
         Command::Generate(a) => generate::run(a).await,
         Command::List => list::run(&root),
         Command::Plan(a) => plan::run(&root, a),
+        Command::Serve(a) => serve::run(&root, a).await,
+        Command::History(a) => history::run(&root, a),
     }
 }
 

@@ -1,10 +1,14 @@
-//! `pareto run JOB`: one run for CI or cron.
+//! `pareto run JOB`: one run for CI or cron, through the same ledger as the daemon.
 
 use clap::Args;
 use lettre::message::Mailbox;
+use pareto::clock::SystemClock;
 use pareto::exit;
+use pareto::ledger::{Ledger, State};
 use pareto::period;
-use pareto::pipeline::{self, RunOptions};
+use pareto::period::Period;
+use pareto::pipeline::{self, RunError, RunOptions};
+use pareto::runner::{self, Ctx, Outcome, Pauses, Trigger};
 use std::path::Path;
 
 #[derive(Debug, Args)]
@@ -20,6 +24,9 @@ pub struct RunArgs {
     /// Send only to this address instead of the job's recipients (repeatable).
     #[arg(long, value_name = "ADDR")]
     pub to: Vec<String>,
+    /// Render and send the period again even if it was sent already.
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub async fn run(root: &Path, a: RunArgs) -> anyhow::Result<u8> {
@@ -52,42 +59,133 @@ pub async fn run(root: &Path, a: RunArgs) -> anyhow::Result<u8> {
         }
     }
     let opts = RunOptions { as_of, dry_run: a.dry_run, to };
-    match pipeline::run(&project, job, &opts).await {
+    if opts.dry_run || !opts.to.is_empty() {
+        return preview(&project, job, &opts).await;
+    }
+    let ledger = match Ledger::open(&project.config.state) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::JOB_FAILED);
+        }
+    };
+    let pauses = Pauses::from_env();
+    let ctx = Ctx { project: &project, ledger: &ledger, clock: &SystemClock, pauses: &pauses };
+    let period = Period::last_complete(job.period, as_of, job.tz);
+    let label = period.label();
+    let outcome = match runner::run(&ctx, job, period, as_of, Trigger::Run { force: a.force }).await {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: job `{}`: {e}", job.name);
+            return Ok(exit::JOB_FAILED);
+        }
+    };
+    let shown = |p: &Path| pareto::problem::shown(&project.root, p).display().to_string();
+    match outcome {
+        Outcome::Busy(holder) => {
+            eprintln!(
+                "error: job `{}` is running in another process ({}); nothing was done. Wait for it, or see `pareto history {}`",
+                job.name,
+                if holder.is_empty() { "unknown" } else { &holder },
+                job.name
+            );
+            Ok(exit::BUSY)
+        }
+        Outcome::Already(run) => {
+            let when = run.finished_at.map(|t| t.with_timezone(&job.tz).format(" on %a %Y-%m-%d %H:%M %Z").to_string()).unwrap_or_default();
+            let by = run.by.as_deref().map(|b| format!(" by {b}")).unwrap_or_default();
+            if run.state == State::DeliveryUnknown {
+                eprintln!("error: {} {} was handed to the mail server{when}{by}, but whether it arrived is unknown:", job.name, label);
+                eprintln!("  {}", run.error.as_deref().unwrap_or(""));
+                eprintln!("check the recipients' mailboxes; send it again with --force");
+                Ok(exit::DELIVERY_FAILED)
+            } else {
+                println!("{} {} was already sent{when}{by}: nothing to do (--force sends it again)", job.name, label);
+                Ok(exit::OK)
+            }
+        }
+        Outcome::Done(d) => {
+            let dir = shown(&d.dir);
+            match d.run.state {
+                State::Sent => {
+                    let to: Vec<&str> = d.recipients.iter().map(|r| r.address.as_str()).collect();
+                    let again = if d.resumed { " (resumed from the outbox)" } else { "" };
+                    println!("sent {} {} to {}: {}{again}", job.name, label, to.join(", "), d.run.subject.as_deref().unwrap_or(""));
+                    println!("report: {dir}/report.html");
+                }
+                State::Skipped => {
+                    println!("no alert fired for {} {}: nothing sent", job.name, label);
+                    println!("report: {dir}/report.html");
+                }
+                State::Held => {
+                    if let Some(RunError::Held { reasons, .. }) = &d.error {
+                        eprintln!("held: job `{}` was not sent because its data is stale:", job.name);
+                        for r in reasons {
+                            eprintln!("  {r}");
+                        }
+                    }
+                    match &d.notice {
+                        Some(n) => eprintln!("{n}"),
+                        None => eprintln!("the owners were already told about {label}"),
+                    }
+                    if let Some(file) = &d.record {
+                        eprintln!("the run is recorded in {}", shown(file));
+                    }
+                }
+                _ => {
+                    match &d.error {
+                        Some(e) => {
+                            eprintln!("error: job `{}` failed: {e}", job.name);
+                            match &d.record {
+                                Some(file) => eprintln!("nothing was sent; the run is recorded in {}", shown(file)),
+                                None => eprintln!("nothing was sent"),
+                            }
+                        }
+                        None => {
+                            eprintln!("error: job `{}` {}: {}", job.name, label, d.run.error.as_deref().unwrap_or(""));
+                            for r in &d.recipients {
+                                eprintln!("  {} {}: {}", r.state.as_str(), r.address, r.reply.as_deref().unwrap_or(""));
+                            }
+                            eprintln!("the report is in {dir}; `pareto run {}` again sends only to the recipients still pending", job.name);
+                        }
+                    }
+                    if let Some(n) = &d.notice {
+                        eprintln!("{n}");
+                    }
+                }
+            }
+            Ok(d.exit_code())
+        }
+    }
+}
+
+/// `--dry-run` or `--to`: render, and send only to `--to`; the ledger is not touched.
+async fn preview(project: &pareto::project::Project, job: &pareto::spec::job::Job, opts: &RunOptions) -> anyhow::Result<u8> {
+    match pipeline::preview(project, job, opts).await {
         Ok(r) => {
             let dir = pareto::problem::shown(&project.root, &r.dir);
             if r.outcome == "no-alerts" {
                 println!("no alert fired for {} {}: nothing sent", job.name, r.period.label());
             } else if r.sent {
-                println!("sent {} {} to {}: {}", job.name, r.period.label(), r.recipients.join(", "), r.subject);
+                println!("sent a preview of {} {} to {}: {}", job.name, r.period.label(), r.recipients.join(", "), r.subject);
             } else {
                 println!("dry run {} {}: not sent (would go to {})", job.name, r.period.label(), r.recipients.join(", "));
             }
             println!("report: {}", dir.join("report.html").display());
-            if let Some(e) = r.record_error {
-                eprintln!("warning: the report was sent, but {e}");
-            }
             Ok(exit::OK)
         }
         Err(f) => {
-            if let pipeline::RunError::Held { reasons, notice } = &f.error {
+            if let RunError::Held { reasons, .. } = &f.error {
                 eprintln!("held: job `{}` was not sent because its data is stale:", job.name);
                 for r in reasons {
                     eprintln!("  {r}");
                 }
-                match notice {
-                    Some(n) => eprintln!("{n}"),
-                    None => eprintln!("no owners were told (a dry run, or no `owners` in {})", job.file.display()),
-                }
-                if let Some(file) = f.record {
-                    eprintln!("the run is recorded in {}", pareto::problem::shown(&project.root, &file).display());
-                }
+                eprintln!("no owners were told (a preview)");
                 return Ok(f.error.exit_code());
             }
             eprintln!("error: job `{}` failed: {}", job.name, f.error);
             if let Some(file) = f.record {
-                eprintln!("nothing was sent; the run is recorded in {}", pareto::problem::shown(&project.root, &file).display());
-            } else {
-                eprintln!("nothing was sent");
+                eprintln!("the run is recorded in {}", pareto::problem::shown(&project.root, &file).display());
             }
             Ok(f.error.exit_code())
         }

@@ -1,4 +1,4 @@
-//! `pareto.toml`: SMTP settings, sender, archive folder and defaults, overridable by environment
+//! `pareto.toml`: SMTP settings, sender, archive and state folders, daemon settings and defaults, overridable by environment
 //! variables (`PARETO_SMTP_HOST`, …).
 
 use super::toml_problem;
@@ -14,8 +14,11 @@ struct RawConfig {
     from: Option<String>,
     reply_to: Option<String>,
     archive: Option<String>,
+    state: Option<String>,
     #[serde(default)]
     smtp: RawSmtp,
+    #[serde(default)]
+    serve: RawServe,
     #[serde(default)]
     defaults: RawDefaults,
     #[serde(default)]
@@ -34,6 +37,17 @@ struct RawSmtp {
     password_env: Option<String>,
     ca_file: Option<String>,
     timeout_secs: Option<u64>,
+    retries: Option<u32>,
+    retry_base_secs: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServe {
+    status: Option<String>,
+    grace_secs: Option<u64>,
+    retry_minutes: Option<f64>,
+    max_attempts: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -54,6 +68,7 @@ struct RawRender {
 #[serde(deny_unknown_fields)]
 struct RawLake {
     contract: Option<bool>,
+    timeout_secs: Option<u64>,
 }
 
 /// How the SMTP connection is secured.
@@ -79,6 +94,23 @@ pub struct Smtp {
     pub password_env: String,
     pub ca_file: Option<PathBuf>,
     pub timeout_secs: u64,
+    /// Further attempts after a temporary failure (4xx, or the connection failing before DATA).
+    pub retries: u32,
+    /// The first retry's delay; each next one doubles, with jitter.
+    pub retry_base: std::time::Duration,
+}
+
+/// Settings for `pareto serve`.
+#[derive(Debug, Clone)]
+pub struct Serve {
+    /// The loopback address of the status endpoint, or `None` when it is off.
+    pub status: Option<std::net::SocketAddr>,
+    /// On SIGTERM, how long running jobs may take to finish.
+    pub grace: std::time::Duration,
+    /// How long after a failed or held run of a period it is tried again.
+    pub retry_after: chrono::Duration,
+    /// Attempts per period before it stays failed.
+    pub max_attempts: u32,
 }
 
 /// Checked project settings.
@@ -87,7 +119,12 @@ pub struct Config {
     pub from: Option<Mailbox>,
     pub reply_to: Option<Mailbox>,
     pub archive: PathBuf,
+    /// The state folder: the run ledger and the daemon's lock.
+    pub state: PathBuf,
     pub smtp: Smtp,
+    pub serve: Serve,
+    /// The longest a run may spend reading the lake and running its queries.
+    pub lake_timeout: std::time::Duration,
     pub timezone: Option<String>,
     pub lake: Option<String>,
     /// `PARETO_LAKE`: replaces every job's lake (an operator pointing all jobs at another copy).
@@ -152,6 +189,48 @@ pub fn load(root: &Path, env: &BTreeMap<String, String>) -> Result<Config, Vec<P
     if !(1..=3600).contains(&timeout_secs) {
         bad("smtp.timeout_secs", format!("{timeout_secs} is not 1 to 3600 seconds"));
     }
+    let retries = raw.smtp.retries.unwrap_or(4);
+    if retries > 20 {
+        bad("smtp.retries", format!("{retries} is more than 20"));
+    }
+    let retry_base = raw.smtp.retry_base_secs.unwrap_or(30.0);
+    if !(0.0..=3600.0).contains(&retry_base) {
+        bad("smtp.retry_base_secs", format!("{retry_base} is not 0 to 3600 seconds"));
+    }
+    let status_text = var("PARETO_STATUS").or(raw.serve.status).unwrap_or_else(|| "127.0.0.1:9187".into());
+    let status = if status_text == "off" {
+        None
+    } else {
+        match status_text.parse::<std::net::SocketAddr>() {
+            Ok(a) if a.ip().is_loopback() => Some(a),
+            Ok(_) => {
+                bad(
+                    "serve.status",
+                    format!(
+                        "`{status_text}` is not a loopback address: the status endpoint listens on 127.0.0.1 or ::1 only (put a proxy in front to publish it)"
+                    ),
+                );
+                None
+            }
+            Err(_) => {
+                bad("serve.status", format!("`{status_text}` is not an address such as `127.0.0.1:9187` (or `off`)"));
+                None
+            }
+        }
+    };
+    let retry_minutes = raw.serve.retry_minutes.unwrap_or(30.0);
+    if !(0.0..=7.0 * 24.0 * 60.0).contains(&retry_minutes) {
+        bad("serve.retry_minutes", format!("{retry_minutes} is not 0 to 10080 minutes"));
+    }
+    let max_attempts = raw.serve.max_attempts.unwrap_or(5);
+    if max_attempts == 0 {
+        bad("serve.max_attempts", "must be at least 1".into());
+    }
+    let lake_timeout = raw.lake.timeout_secs.unwrap_or(3600);
+    if lake_timeout == 0 {
+        bad("lake.timeout_secs", "must be at least 1 second".into());
+    }
+    let state = var("PARETO_STATE").or(raw.state).unwrap_or_else(|| "state".into());
     let timezone = raw.defaults.timezone;
     if let Some(tz) = &timezone
         && tz.parse::<chrono_tz::Tz>().is_err()
@@ -166,6 +245,14 @@ pub fn load(root: &Path, env: &BTreeMap<String, String>) -> Result<Config, Vec<P
         from,
         reply_to,
         archive: root.join(archive),
+        state: root.join(state),
+        serve: Serve {
+            status,
+            grace: std::time::Duration::from_secs(raw.serve.grace_secs.unwrap_or(300)),
+            retry_after: chrono::Duration::milliseconds((retry_minutes * 60_000.0) as i64),
+            max_attempts,
+        },
+        lake_timeout: std::time::Duration::from_secs(lake_timeout),
         smtp: Smtp {
             host: var("PARETO_SMTP_HOST").or(raw.smtp.host).unwrap_or_else(|| "localhost".into()),
             port,
@@ -175,6 +262,8 @@ pub fn load(root: &Path, env: &BTreeMap<String, String>) -> Result<Config, Vec<P
             password_env,
             ca_file,
             timeout_secs,
+            retries,
+            retry_base: std::time::Duration::from_secs_f64(retry_base),
         },
         timezone,
         lake: raw.defaults.lake,

@@ -44,6 +44,7 @@ struct RawJob {
     #[serde(default)]
     require_fresh: BTreeMap<String, Spanned<String>>,
     send_if: Option<Spanned<String>>,
+    catch_up: Option<Spanned<toml::Value>>,
     #[serde(default)]
     alert: Vec<Spanned<RawAlert>>,
     #[serde(default)]
@@ -271,6 +272,31 @@ pub struct Job {
     /// Send only when an alert fired.
     pub send_if_alerts: bool,
     pub alerts: Vec<AlertRule>,
+    /// How many missed periods `pareto serve` sends after it was down.
+    pub catch_up: CatchUp,
+}
+
+/// How many periods that fell due while the daemon was down it still sends on start; older ones
+/// are recorded as skipped and the owners told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatchUp {
+    /// Send none of them.
+    None,
+    /// Send the latest (the default).
+    Latest,
+    /// Send up to this many, the latest ones.
+    Last(u32),
+}
+
+impl CatchUp {
+    /// How many missed periods to send.
+    pub fn keep(&self) -> usize {
+        match self {
+            CatchUp::None => 0,
+            CatchUp::Latest => 1,
+            CatchUp::Last(n) => *n as usize,
+        }
+    }
 }
 
 /// What a job is checked against: the query and template names the project has.
@@ -514,7 +540,29 @@ fn check(raw: RawJob, text: &str, shown: &Path, config: &Config, known: &Known) 
         return Err(problems);
     }
     let inherit = raw.inherit.as_ref().map(|i| (i.get_ref().clone(), crate::problem::line_col(text, i.span().start).0));
+    let catch_up = match &raw.catch_up {
+        None => CatchUp::Latest,
+        Some(v) => match v.get_ref() {
+            toml::Value::String(s) if s == "none" => CatchUp::None,
+            toml::Value::String(s) if s == "latest" => CatchUp::Latest,
+            toml::Value::Integer(n) if (0..=10_000).contains(n) => {
+                if *n == 0 {
+                    CatchUp::None
+                } else {
+                    CatchUp::Last(*n as u32)
+                }
+            }
+            other => {
+                problems.push(at(v.span(), format!("`catch_up`: `{other}` is not `none`, `latest` or a number of periods such as `3`")));
+                CatchUp::Latest
+            }
+        },
+    };
+    if !problems.is_empty() {
+        return Err(problems);
+    }
     Ok(Job {
+        catch_up,
         attach_max_rows: raw.attach_max_rows.unwrap_or(10_000),
         inherit,
         require_fresh,

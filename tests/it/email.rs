@@ -160,14 +160,14 @@ fn wrong_password_is_refused_and_nothing_is_sent() {
     p.env("PARETO_SMTP_PASSWORD", "wrong");
     let out = p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23"]);
     out.expect(4);
-    assert!(
-        out.stderr
-            .contains(&format!("error: job `weekly-leadership` failed: SMTP server 127.0.0.1:{}: permanent error (535)", server.port)),
-        "{}",
-        out.stderr
+    assert_eq!(
+        out.stderr.lines().next().unwrap(),
+        format!(
+            "error: job `weekly-leadership` 2026-W47: sent to 0 of 1; not delivered, to try again: leadership@example.com (127.0.0.1:{}: permanent error (535): 5.7.8 Authentication credentials invalid; check `smtp.user` and the password variable)",
+            server.port
+        )
     );
-    assert!(out.stderr.contains("check `smtp.user` and the password variable"), "{}", out.stderr);
-    assert!(server.received().is_empty());
+    assert!(server.received().is_empty(), "not the report, nor the owners' notice");
     let run: serde_json::Value = serde_json::from_str(&p.read(&format!("{RUN_DIR}/run.json"))).unwrap();
     assert_eq!(run["outcome"], "failed");
 }
@@ -212,10 +212,15 @@ fn previews_and_failed_reruns_never_overwrite_the_record_of_a_sent_period() {
 
     p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23", "--dry-run"]).expect(0);
     p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23", "--to", "me@example.com"]).expect(0);
-    // A rerun that fails (the template now calls an unknown helper) records itself beside the
-    // sent record, not over it.
-    p.file("templates/weekly-leadership.txt.hbs", "{{money 1}}\n");
+    // A plain rerun of a sent period does nothing.
     let out = p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23"]);
+    out.expect(0);
+    assert!(out.stdout.starts_with("weekly-leadership 2026-W47 was already sent on "), "{}", out.stdout);
+    assert!(out.stdout.ends_with(": nothing to do (--force sends it again)\n"), "{}", out.stdout);
+    // A forced rerun that fails (the template now calls an unknown helper) records itself beside
+    // the sent record, not over it.
+    p.file("templates/weekly-leadership.txt.hbs", "{{money 1}}\n");
+    let out = p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23", "--force"]);
     out.expect(1);
     assert!(
         out.stderr.contains("nothing was sent; the run is recorded in archive/weekly-leadership/2026-W47/run-failed.json"),
@@ -227,7 +232,13 @@ fn previews_and_failed_reruns_never_overwrite_the_record_of_a_sent_period() {
     assert_eq!(p.read(&format!("{RUN_DIR}/message.eml")), eml);
     let failed: serde_json::Value = serde_json::from_str(&p.read(&format!("{RUN_DIR}/run-failed.json"))).unwrap();
     assert_eq!(failed["outcome"], "failed");
-    assert_eq!(server.received().len(), 2, "the real send and the --to preview");
+    let got = server.received();
+    let rcpt: Vec<Vec<String>> = got.iter().map(|g| g.rcpt_tos.clone()).collect();
+    assert_eq!(
+        rcpt,
+        vec![vec!["leadership@example.com"], vec!["me@example.com"], vec!["data@example.com"]],
+        "the real send, the --to preview, and the owners told that the forced rerun failed"
+    );
 }
 
 #[test]
@@ -270,11 +281,11 @@ fn cc_and_bcc_receive_without_bcc_in_the_headers() {
         &p.read("jobs/weekly-leadership.toml").replace("to = [", "cc = [\"cfo@example.com\"]\nbcc = [\"audit@example.com\"]\nto = ["),
     );
     p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23"]).expect(0);
+    // Each recipient gets its own envelope, To, Cc, then Bcc, and the very same bytes.
     let got = server.received();
-    assert_eq!(got.len(), 1);
-    let mut rcpt = got[0].rcpt_tos.clone();
-    rcpt.sort();
-    assert_eq!(rcpt, vec!["audit@example.com", "cfo@example.com", "leadership@example.com"]);
+    let rcpt: Vec<Vec<String>> = got.iter().map(|g| g.rcpt_tos.clone()).collect();
+    assert_eq!(rcpt, vec![vec!["leadership@example.com"], vec!["cfo@example.com"], vec!["audit@example.com"]]);
+    assert!(got.iter().all(|g| g.raw == got[0].raw));
     let raw = String::from_utf8_lossy(&got[0].raw);
     assert!(!raw.contains("audit@example.com"), "Bcc must not be in the message");
 }
@@ -287,9 +298,17 @@ fn unreachable_smtp_server_fails_with_exit_4_and_records_the_run() {
     p.file("pareto.toml", &config(port, ""));
     let out = p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23"]);
     out.expect(4);
-    assert!(out.stderr.contains(&format!("SMTP server 127.0.0.1:{port}: ")), "{}", out.stderr);
-    assert!(out.stderr.contains("check `smtp.host` and `smtp.port`, and that the server is up"), "{}", out.stderr);
-    assert!(out.stderr.contains("nothing was sent; the run is recorded in archive/weekly-leadership/2026-W47/run.json"), "{}", out.stderr);
+    assert_eq!(
+        out.stderr.lines().take(3).collect::<Vec<_>>(),
+        vec![
+            format!("error: job `weekly-leadership` 2026-W47: sent to 0 of 1; not delivered, to try again: leadership@example.com (127.0.0.1:{port}: Connection error: Connection refused (os error 111); check `smtp.host` and `smtp.port`, and that the server is up)"),
+            format!("  pending leadership@example.com: 127.0.0.1:{port}: Connection error: Connection refused (os error 111); check `smtp.host` and `smtp.port`, and that the server is up"),
+            "the report is in archive/weekly-leadership/2026-W47; `pareto run weekly-leadership` again sends only to the recipients still pending".into(),
+        ]
+    );
+    let run: serde_json::Value = serde_json::from_str(&p.read(&format!("{RUN_DIR}/run.json"))).unwrap();
+    assert_eq!(run["outcome"], "failed");
+    assert_eq!(run["deliveries"][0]["state"], "pending");
     // The report was built and archived even though it could not be sent.
     assert!(p.path(&format!("{RUN_DIR}/message.eml")).is_file());
 }
@@ -300,6 +319,17 @@ fn refused_recipient_fails_the_run() {
     let p = project_for(&server, "");
     let out = p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23"]);
     out.expect(4);
-    assert!(out.stderr.contains("permanent error (550): 5.1.1 <leadership@example.com>: mailbox unavailable; the server refused the message (permanent): check the addresses and sender"), "{}", out.stderr);
-    assert!(server.received().is_empty());
+    assert_eq!(
+        out.stderr.lines().next().unwrap(),
+        format!(
+            "error: job `weekly-leadership` 2026-W47: sent to 0 of 1; rejected: leadership@example.com (127.0.0.1:{}: permanent error (550): 5.1.1 <leadership@example.com>: mailbox unavailable; the server refused the message (permanent): check the addresses and sender)",
+            server.port
+        )
+    );
+    // The owners hear about it; the refused address gets nothing.
+    let got = server.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].rcpt_tos, vec!["data@example.com"]);
+    let msg = MessageParser::default().parse(&got[0].raw).unwrap();
+    assert_eq!(msg.subject(), Some("[pareto] weekly-leadership 2026-W47 not delivered"));
 }

@@ -4,6 +4,7 @@ mod bad_input;
 mod cdnow;
 mod check;
 mod cli;
+mod daemon;
 mod email;
 mod model;
 mod s3;

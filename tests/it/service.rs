@@ -227,10 +227,8 @@ fn monthly_segment_review_attaches_the_a_and_exit_lists() {
     let out = p.run(&["run", "monthly-segment-review", "--as-of", "2026-12-02T09:00"]);
     out.expect(0);
     let got = server.received();
-    assert_eq!(got.len(), 1);
-    let mut rcpt = got[0].rcpt_tos.clone();
-    rcpt.sort();
-    assert_eq!(rcpt, vec!["cs@example.com", "leadership@example.com"]);
+    let rcpt: Vec<Vec<String>> = got.iter().map(|g| g.rcpt_tos.clone()).collect();
+    assert_eq!(rcpt, vec![vec!["leadership@example.com"], vec!["cs@example.com"]]);
     let msg = MessageParser::default().parse(&got[0].raw).unwrap();
     assert_eq!(msg.subject(), Some("Segment review · November 2026"));
     let names: Vec<&str> = msg.attachments().map(|a| a.attachment_name().unwrap()).collect();

@@ -1,6 +1,7 @@
 //! Test harness: temp projects run with the real `pareto` binary, a hand-made lake, and real
 //! servers (aiosmtpd for SMTP, moto for S3) on loopback.
 
+pub mod daemon;
 pub mod lake;
 pub mod moto;
 pub mod smtp;
@@ -47,6 +48,7 @@ host = "127.0.0.1"
 port = {port}
 tls = "none"
 timeout_secs = 5
+retry_base_secs = 0.01
 {extra_smtp}
 
 [defaults]

@@ -11,6 +11,10 @@ pub struct Options {
     pub user: Option<(&'static str, &'static str)>,
     pub reject_rcpt: Vec<&'static str>,
     pub data_reply: Option<&'static str>,
+    /// `STEP=REPLY[*COUNT]`: answer STEP (mail, rcpt, data) with REPLY, the first COUNT times.
+    pub faults: Vec<&'static str>,
+    /// `STEP=SECONDS[*COUNT]`: wait before answering STEP (mail, rcpt, data, after-data).
+    pub stalls: Vec<&'static str>,
 }
 
 pub struct SmtpServer {
@@ -49,6 +53,12 @@ impl SmtpServer {
         }
         if let Some(d) = o.data_reply {
             cmd.args(["--data-reply", d]);
+        }
+        for f in &o.faults {
+            cmd.args(["--fault", f]);
+        }
+        for s in &o.stalls {
+            cmd.args(["--stall", s]);
         }
         let mut child = cmd
             .stdout(Stdio::piped())

@@ -72,15 +72,56 @@ def make_certs(folder):
     return paths
 
 
+def parse_rules(items):
+    """`STEP=VALUE` or `STEP=VALUE*COUNT` (the first COUNT times only) into {step: [value, count]}."""
+    rules = {}
+    for item in items:
+        step, _, rest = item.partition("=")
+        value, star, count = rest.rpartition("*") if "*" in rest else (rest, "", "")
+        rules[step] = [value, int(count) if star else None]
+    return rules
+
+
 class Handler:
-    def __init__(self, out, reject_rcpt, data_reply):
+    def __init__(self, out, reject_rcpt, data_reply, faults, stalls):
         self.out = out
         self.reject_rcpt = set(reject_rcpt)
         self.data_reply = data_reply
+        # A fault answers STEP (mail, rcpt, data) with a reply instead of accepting; a stall waits
+        # SECONDS before answering STEP (mail, rcpt, data), or after storing the message
+        # (after-data): the client may give up with the message delivered.
+        self.faults = parse_rules(faults)
+        self.stalls = parse_rules(stalls)
         self.count = 0
         self.lock = threading.Lock()
 
+    def take(self, rules, step):
+        with self.lock:
+            rule = rules.get(step)
+            if rule is None or rule[1] == 0:
+                return None
+            if rule[1] is not None:
+                rule[1] -= 1
+            return rule[0]
+
+    async def misbehave(self, step):
+        stall = self.take(self.stalls, step)
+        if stall:
+            await asyncio.sleep(float(stall))
+        return self.take(self.faults, step)
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        fault = await self.misbehave("mail")
+        if fault:
+            return fault
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        fault = await self.misbehave("rcpt")
+        if fault:
+            return fault
         if address in self.reject_rcpt:
             return "550 5.1.1 <%s>: mailbox unavailable" % address
         envelope.rcpt_tos.append(address)
@@ -89,18 +130,26 @@ class Handler:
     async def handle_DATA(self, server, session, envelope):
         if self.data_reply:
             return self.data_reply
+        fault = await self.misbehave("data")
+        if fault:
+            return fault
         with self.lock:
             self.count += 1
             n = self.count
         base = os.path.join(self.out, "%03d" % n)
-        with open(base + ".eml.tmp", "wb") as f:
-            f.write(envelope.original_content)
-        os.rename(base + ".eml.tmp", base + ".eml")
         tls = session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None
         meta = {"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos, "tls": tls,
                 "auth": session.authenticated}
-        with open(base + ".json", "w") as f:
+        # The envelope first, then the message: a reader that sees NNN.eml finds NNN.json.
+        with open(base + ".json.tmp", "w") as f:
             json.dump(meta, f)
+        os.rename(base + ".json.tmp", base + ".json")
+        with open(base + ".eml.tmp", "wb") as f:
+            f.write(envelope.original_content)
+        os.rename(base + ".eml.tmp", base + ".eml")
+        stall = self.take(self.stalls, "after-data")
+        if stall:
+            await asyncio.sleep(float(stall))
         return "250 2.0.0 OK queued as %03d" % n
 
 
@@ -113,6 +162,8 @@ def main():
     p.add_argument("--password")
     p.add_argument("--reject-rcpt", action="append", default=[])
     p.add_argument("--data-reply")
+    p.add_argument("--fault", action="append", default=[], help="STEP=REPLY[*COUNT], STEP one of mail, rcpt, data")
+    p.add_argument("--stall", action="append", default=[], help="STEP=SECONDS[*COUNT], STEP one of mail, rcpt, data, after-data")
     a = p.parse_args()
     os.makedirs(a.out, exist_ok=True)
 
@@ -135,7 +186,7 @@ def main():
         kwargs["auth_required"] = True
         kwargs["auth_require_tls"] = a.tls != "none"
 
-    handler = Handler(a.out, a.reject_rcpt, a.data_reply)
+    handler = Handler(a.out, a.reject_rcpt, a.data_reply, a.fault, a.stall)
     controller = Controller(handler, hostname="127.0.0.1", port=a.port, **kwargs)
     controller.start()
     print("READY", flush=True)

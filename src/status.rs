@@ -1,0 +1,62 @@
+//! The daemon's read-only status endpoint on loopback: `GET /healthz` (is the loop alive) and
+//! `GET /runs` (the ledger's latest runs, `?job=NAME` for one job) as JSON, for monitoring.
+
+use crate::ledger::Ledger;
+use crate::serve::Status;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// Answer requests on `listener` until the task is dropped.
+pub async fn serve(listener: TcpListener, ledger: Arc<Ledger>, status: Arc<Mutex<Status>>) {
+    loop {
+        let Ok((mut socket, _)) = listener.accept().await else { continue };
+        let ledger = ledger.clone();
+        let status = status.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 4096];
+            let n = match tokio::time::timeout(std::time::Duration::from_secs(5), socket.read(&mut buf)).await {
+                Ok(Ok(n)) => n,
+                _ => return,
+            };
+            let request = String::from_utf8_lossy(&buf[..n]);
+            let target = request.lines().next().unwrap_or("").split_whitespace().collect::<Vec<_>>();
+            let (code, body) = match target.as_slice() {
+                ["GET", path, ..] => answer(path, &ledger, &status),
+                _ => (405, serde_json::json!({ "error": "only GET is served" })),
+            };
+            let body = serde_json::to_string_pretty(&body).unwrap_or_default() + "\n";
+            let reason = match code {
+                200 => "OK",
+                404 => "Not Found",
+                405 => "Method Not Allowed",
+                _ => "Internal Server Error",
+            };
+            let head = format!(
+                "HTTP/1.1 {code} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = socket.write_all(head.as_bytes()).await;
+            let _ = socket.write_all(body.as_bytes()).await;
+            let _ = socket.shutdown().await;
+        });
+    }
+}
+
+fn answer(path: &str, ledger: &Ledger, status: &Mutex<Status>) -> (u16, serde_json::Value) {
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    match path {
+        "/healthz" => {
+            let s = status.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            (200, serde_json::json!({ "status": if s.stopping { "stopping" } else { "ok" }, "pid": std::process::id(), "loop": s }))
+        }
+        "/runs" => {
+            let job = query.split('&').find_map(|kv| kv.strip_prefix("job=")).map(|j| j.to_string());
+            match ledger.history(job.as_deref(), 100) {
+                Ok(runs) => (200, serde_json::json!({ "runs": runs })),
+                Err(e) => (500, serde_json::json!({ "error": e.to_string() })),
+            }
+        }
+        _ => (404, serde_json::json!({ "error": "not found: try /healthz or /runs" })),
+    }
+}
