@@ -570,3 +570,49 @@ fn soak_thousands_of_periods_none_missed_none_twice() {
         assert!((local.hour(), local.minute()) == (2, 30) || (local.hour(), local.minute()) == (3, 0), "{r:?}");
     }
 }
+
+/// `pareto serve` runs the bundled jobs on their schedules: on a fresh sample lake, a daemon
+/// looking back eight days sends each job's latest due period once, skips the older ones with a
+/// notice, and the ledger and the mailbox agree.
+#[test]
+fn serve_runs_the_bundled_jobs_on_their_schedules() {
+    let server = SmtpServer::start(Options::default());
+    let p = crate::support::TestProject::bundled();
+    p.file("pareto.toml", &format!("{}\n[serve]\nstatus = \"off\"\n", crate::support::config(server.port, "")));
+    let today = Utc::now().format("%Y-%m-%d").to_string();
+    p.run(&["generate", "--out", "lake", "--customers", "300", "--until", &today]).expect(0);
+    let from = (Utc::now() - Duration::days(8)).format("%Y-%m-%dT%H:%M").to_string();
+    let mut serve = Serve::start(&p, &["--once", "--from", &from], &[]);
+    assert_eq!(serve.exit_code(), 0, "{}", serve.stderr());
+
+    let l = ledger(&p);
+    let received = server.received();
+    let project = pareto::project::load(&p.root, &BTreeMap::new()).unwrap();
+    for job in &project.jobs {
+        let due = pareto::schedule::occurrences(&job.cron, job.tz, utc(&format!("{from}:00Z")), Utc::now());
+        let runs = l.history(Some(&job.name), 100).unwrap();
+        assert_eq!(runs.len(), {
+            let mut periods: Vec<String> =
+                due.iter().map(|t| pareto::period::Period::last_complete(job.period, *t, job.tz).label()).collect();
+            periods.dedup();
+            periods.len()
+        });
+        for (i, run) in runs.iter().enumerate() {
+            let copies = received.iter().filter(|r| message_id(r) == format!("<pareto.{}.{}@example.com>", job.name, run.period)).count();
+            if i == 0 {
+                // The latest: sent, or (the alerts job) nothing fired.
+                assert!(matches!(run.state, State::Sent | State::Skipped), "{} {}: {:?}", job.name, run.period, run);
+                let recipients = l.recipients(run.id).unwrap();
+                assert!(recipients.iter().all(|r| r.state == Delivery::Sent));
+                assert_eq!(copies, recipients.len(), "{} {}", job.name, run.period);
+            } else {
+                assert_eq!(run.state, State::Skipped, "{} {}", job.name, run.period);
+                assert_eq!(copies, 0);
+            }
+        }
+        let notices =
+            notices_to(&server, "data@example.com").into_iter().filter(|s| s.starts_with(&format!("[pareto] {} ", job.name))).count();
+        assert_eq!(notices, usize::from(runs.len() > 1), "{}: one notice for the skipped periods", job.name);
+    }
+    assert!(!l.history(Some("weekly-leadership"), 10).unwrap().is_empty(), "a week always has a Monday 07:00 in eight days");
+}
