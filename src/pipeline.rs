@@ -140,7 +140,8 @@ pub fn params(job: &Job, period: &Period, as_of: DateTime<Utc>) -> Params {
     p
 }
 
-fn iso(t: DateTime<Utc>) -> String {
+/// An instant as `run.json` writes it.
+pub fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 

@@ -162,7 +162,7 @@ pub async fn run(ctx: &Ctx<'_>, job: &Job, period: Period, due_at: DateTime<Utc>
                 if r.no_alerts {
                     let mut record = r.record;
                     record.outcome = "no-alerts".into();
-                    record.finished_at = pipeline_iso(ctx.clock.now());
+                    record.finished_at = pipeline::iso(ctx.clock.now());
                     let written = record.write(&dir, "run.json").is_ok();
                     ctx.ledger.finish(row.id, State::Skipped, Some("no alert fired: nothing to send"), None, ctx.clock.now())?;
                     return done(ctx, row.id, dir.clone(), None, written.then(|| dir.join("run.json")), None, false);
@@ -412,10 +412,6 @@ impl Observer for Recorder<'_, '_> {
     }
 }
 
-fn pipeline_iso(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 /// Write the attempt's outcome into `run.json`: the record rendering produced, or (for an attempt
 /// that resumed an outbox) the one the earlier attempt wrote.
 fn write_outcome(
@@ -436,7 +432,7 @@ fn write_outcome(
             r.deliveries = deliveries;
             r.smtp_reply = smtp_reply;
             r.notice = notice;
-            r.finished_at = pipeline_iso(now);
+            r.finished_at = pipeline::iso(now);
             r.write(dir, "run.json").ok().map(|_| path)
         }
         None => {
@@ -450,7 +446,7 @@ fn write_outcome(
                 v["deliveries"] = serde_json::to_value(&deliveries).unwrap_or_default();
                 v["smtp_reply"] = smtp_reply.clone().map(Value::from).unwrap_or(Value::Null);
                 v["notice"] = notice.clone().map(Value::from).unwrap_or(Value::Null);
-                v["finished_at"] = Value::from(pipeline_iso(now));
+                v["finished_at"] = Value::from(pipeline::iso(now));
             })
             .then_some(path)
         }

@@ -282,7 +282,16 @@ pub async fn run_loop(
     status.lock().unwrap_or_else(|e| e.into_inner()).started_at = Some(daemon.clock.now());
     loop {
         let now = daemon.clock.now();
-        for w in daemon.due(now, &running).await? {
+        let due = match daemon.due(now, &running).await {
+            Ok(d) => d,
+            Err(e) if !once => {
+                // A locked or unwritable ledger now is no reason to stop for good: look again.
+                tracing::error!(error = %e, "cannot read the schedule from the ledger; trying again shortly");
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        };
+        for w in due {
             running.insert(w.job.clone());
             let d = daemon.clone();
             tasks.spawn(async move {

@@ -399,3 +399,26 @@ fn a_query_name_with_a_double_underscore_is_refused() {
         out.stdout
     );
 }
+
+#[test]
+fn a_bad_catch_up_and_daemon_settings() {
+    let server = SmtpServer::start(Options::default());
+    let p = mini(&server);
+    p.file("jobs/daily.toml", &format!("{JOB}catch_up = \"all\"\n"));
+    fails(
+        &run(&p),
+        &server,
+        2,
+        "error: jobs/daily.toml:10:12: `catch_up`: `\"all\"` is not `none`, `latest` or a number of periods such as `3`",
+    );
+    p.file("jobs/daily.toml", JOB);
+    p.file("pareto.toml", &format!("{}\n[serve]\nstatus = \"0.0.0.0:9187\"\nmax_attempts = 0\n", config(server.port, "")));
+    let out = p.run(&["serve"]);
+    out.expect(2);
+    assert_eq!(
+        out.stderr,
+        "error: pareto.toml: `serve.status`: `0.0.0.0:9187` is not a loopback address: the status endpoint listens on 127.0.0.1 or ::1 only (put a proxy in front to publish it)\n\
+         error: pareto.toml: `serve.max_attempts`: must be at least 1\n"
+    );
+    assert!(!p.path("state").exists(), "nothing was started");
+}
