@@ -158,13 +158,12 @@ impl Daemon {
         };
         let subject = format!("[pareto] {} {} skipped", job.name, label);
         let line = notify::owners(&self.project.config, job, &label, "skipped", &subject, &text).await;
-        if !notify::told(&line) {
-            tracing::warn!(job = %job.name, notice = %line, "the owners were not told of skipped periods");
-        }
         if notify::told(&line) {
             for r in skipped {
                 self.ledger.mark_notified(r.id, "skipped", self.clock.now(), &line)?;
             }
+        } else {
+            tracing::warn!(job = %job.name, notice = %line, "the owners were not told of skipped periods");
         }
         Ok(())
     }
