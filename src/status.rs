@@ -14,12 +14,8 @@ pub async fn serve(listener: TcpListener, ledger: Arc<Ledger>, status: Arc<Mutex
         let ledger = ledger.clone();
         let status = status.clone();
         tokio::spawn(async move {
-            let mut buf = vec![0u8; 4096];
-            let n = match tokio::time::timeout(std::time::Duration::from_secs(5), socket.read(&mut buf)).await {
-                Ok(Ok(n)) => n,
-                _ => return,
-            };
-            let request = String::from_utf8_lossy(&buf[..n]);
+            let Some(head) = read_head(&mut socket).await else { return };
+            let request = String::from_utf8_lossy(&head);
             let target = request.lines().next().unwrap_or("").split_whitespace().collect::<Vec<_>>();
             let (code, body) = match target.as_slice() {
                 ["GET", path, ..] => answer(path, &ledger, &status),
@@ -41,6 +37,24 @@ pub async fn serve(listener: TcpListener, ledger: Arc<Ledger>, status: Arc<Mutex
             let _ = socket.shutdown().await;
         });
     }
+}
+
+/// Read the request head (up to the blank line), however the client splits its writes.
+/// `None` when the client is too slow (5 s), closes early, or sends more than 8 KiB of head.
+async fn read_head(socket: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && !head.windows(2).any(|w| w == b"\n\n") {
+        if head.len() > 8192 {
+            return None;
+        }
+        match tokio::time::timeout_at(deadline, socket.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => head.extend_from_slice(&buf[..n]),
+            _ => return None,
+        }
+    }
+    Some(head)
 }
 
 fn answer(path: &str, ledger: &Ledger, status: &Mutex<Status>) -> (u16, serde_json::Value) {

@@ -182,7 +182,12 @@ fn a_second_daemon_on_the_same_state_exits_and_the_status_endpoint_answers() {
 fn get(port: u16, path: &str) -> String {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    // Sent in two writes, split inside the path on purpose: the server must wait for the whole
+    // request head, as clients split their writes as they please.
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    s.write_all(&request.as_bytes()[..6]).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    s.write_all(&request.as_bytes()[6..]).unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out
