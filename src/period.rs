@@ -1,7 +1,7 @@
 //! Period maths in a job's time zone: which period a run covers, its bounds and its label.
 //! Pure functions over fixed instants, so tests can drive them.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -14,11 +14,15 @@ pub enum PeriodKind {
     Week,
     Month,
     Quarter,
+    Hour,
+    Minute,
 }
 
 impl fmt::Display for PeriodKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            PeriodKind::Minute => "minute",
+            PeriodKind::Hour => "hour",
             PeriodKind::Day => "day",
             PeriodKind::Week => "week",
             PeriodKind::Month => "month",
@@ -27,48 +31,73 @@ impl fmt::Display for PeriodKind {
     }
 }
 
-/// A calendar period `[start, end)` of local dates; weeks run Monday to Sunday.
+/// A period `[start, end)` of local wall-clock time: a minute, an hour, or a calendar day, week
+/// (Monday to Sunday), month or quarter starting at local midnight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Period {
     pub kind: PeriodKind,
-    pub start: NaiveDate,
-    pub end: NaiveDate,
+    pub start: NaiveDateTime,
+    pub end: NaiveDateTime,
 }
 
 impl Period {
-    /// The period of `kind` that contains the local date `date`.
-    pub fn containing(kind: PeriodKind, date: NaiveDate) -> Period {
+    /// The period of `kind` that contains the local wall-clock time `local`.
+    pub fn containing(kind: PeriodKind, local: NaiveDateTime) -> Period {
+        let minute = local.date().and_hms_opt(local.hour(), local.minute(), 0).expect("a valid minute");
+        match kind {
+            PeriodKind::Minute => return Period { kind, start: minute, end: minute + Duration::minutes(1) },
+            PeriodKind::Hour => {
+                let start = minute - Duration::minutes(local.minute() as i64);
+                return Period { kind, start, end: start + Duration::hours(1) };
+            }
+            _ => {}
+        }
+        let date = local.date();
         let start = match kind {
-            PeriodKind::Day => date,
+            PeriodKind::Minute | PeriodKind::Hour | PeriodKind::Day => date,
             PeriodKind::Week => date - Duration::days(date.weekday().num_days_from_monday() as i64),
             PeriodKind::Month => first_of_month(date.year(), date.month()),
             PeriodKind::Quarter => first_of_month(date.year(), (date.month0() / 3) * 3 + 1),
         };
         let end = match kind {
-            PeriodKind::Day => start + Duration::days(1),
+            PeriodKind::Minute | PeriodKind::Hour | PeriodKind::Day => start + Duration::days(1),
             PeriodKind::Week => start + Duration::days(7),
             PeriodKind::Month => add_months(start, 1),
             PeriodKind::Quarter => add_months(start, 3),
         };
-        Period { kind, start, end }
+        Period { kind, start: start.and_time(NaiveTime::MIN), end: end.and_time(NaiveTime::MIN) }
     }
 
     /// The last complete period before the instant `at`, in the time zone `tz`.
+    ///
+    /// Periods are wall-clock spans, so daylight saving bends them: a minute or hour inside a
+    /// spring-forward gap never happens and is passed over (it is empty), and the last minute or
+    /// hour before the end of an autumn fold stretches over the repeated time. So consecutive
+    /// periods cover every instant once, with no gap and no overlap.
     pub fn last_complete(kind: PeriodKind, at: DateTime<Utc>, tz: Tz) -> Period {
-        let local = at.with_timezone(&tz).date_naive();
-        let current = Period::containing(kind, local);
-        // `current` contains `at`, so it has not ended; the one before it has, unless `at` falls in
-        // a skipped local midnight (then `current` may start after `at`, and the one before it too).
+        let current = Period::containing(kind, at.with_timezone(&tz).naive_local());
+        // `current` contains `at`, so it has not ended; the one before it has, unless `at` falls
+        // right after a gap (then the periods in the gap are empty and end at `at` or later).
         let mut p = current.prev();
-        while p.end_instant(tz) > at {
+        while p.end_instant(tz) > at || p.is_empty(tz) {
             p = p.prev();
         }
         p
     }
 
+    /// True when no instant falls in the period: it lies inside a daylight-saving gap.
+    pub fn is_empty(&self, tz: Tz) -> bool {
+        self.start_instant(tz) >= self.end_instant(tz)
+    }
+
+    /// True for minutes and hours, whose bounds are not local midnights.
+    pub fn is_sub_day(&self) -> bool {
+        matches!(self.kind, PeriodKind::Minute | PeriodKind::Hour)
+    }
+
     /// The period just before this one.
     pub fn prev(&self) -> Period {
-        Period::containing(self.kind, self.start - Duration::days(1))
+        Period::containing(self.kind, self.start - Duration::minutes(1))
     }
 
     /// The period just after this one.
@@ -76,9 +105,47 @@ impl Period {
         Period::containing(self.kind, self.end)
     }
 
-    /// A short, sortable label: `2026-11-22`, `2026-W47`, `2026-11`, `2026-Q4`.
+    /// The local date the period starts on.
+    pub fn start_date(&self) -> NaiveDate {
+        self.start.date()
+    }
+
+    /// The local date the period ends on (exclusive for calendar periods: the day after the last).
+    pub fn end_date(&self) -> NaiveDate {
+        self.end.date()
+    }
+
+    /// The start as `run.json` and templates show it: a date, or a local time for minutes and hours.
+    pub fn start_text(&self) -> String {
+        self.text(self.start)
+    }
+
+    /// The (exclusive) end as `run.json` and templates show it.
+    pub fn end_text(&self) -> String {
+        self.text(self.end)
+    }
+
+    fn text(&self, t: NaiveDateTime) -> String {
+        if self.is_sub_day() { t.format("%Y-%m-%dT%H:%M").to_string() } else { t.date().to_string() }
+    }
+
+    /// The last local date the period covers.
+    pub fn last_day(&self) -> NaiveDate {
+        (self.end - Duration::minutes(1)).date()
+    }
+
+    /// What to give `pareto run --as-of` to run this period again: its end, a date for calendar
+    /// periods (`2026-11-23`) and a local time for minutes and hours (`2026-11-23T06:05`).
+    pub fn as_of_arg(&self) -> String {
+        self.end_text()
+    }
+
+    /// A short, sortable label, safe in file names and Message-IDs: `2026-11-22T0605`,
+    /// `2026-11-22T06`, `2026-11-22`, `2026-W47`, `2026-11`, `2026-Q4`.
     pub fn label(&self) -> String {
         match self.kind {
+            PeriodKind::Minute => self.start.format("%Y-%m-%dT%H%M").to_string(),
+            PeriodKind::Hour => self.start.format("%Y-%m-%dT%H").to_string(),
             PeriodKind::Day => self.start.format("%Y-%m-%d").to_string(),
             PeriodKind::Week => {
                 let w = self.start.iso_week();
@@ -89,10 +156,14 @@ impl Period {
         }
     }
 
-    /// Words for people: `Mon 16 – Sun 22 Nov 2026`, `November 2026`, `Q4 2026`.
+    /// Words for people: `Sun 22 Nov 2026 06:05–06:06`, `Mon 16 – Sun 22 Nov 2026`,
+    /// `November 2026`, `Q4 2026`.
     pub fn title(&self) -> String {
-        let last = self.end - Duration::days(1);
+        let last = self.last_day();
         match self.kind {
+            PeriodKind::Minute | PeriodKind::Hour => {
+                format!("{}–{}", self.start.format("%a %-d %b %Y %H:%M"), self.end.format("%H:%M"))
+            }
             PeriodKind::Day => self.start.format("%a %-d %b %Y").to_string(),
             PeriodKind::Week => {
                 if self.start.month() == last.month() {
@@ -110,17 +181,19 @@ impl Period {
 
     /// The instant the period starts: local midnight of `start` in `tz`.
     pub fn start_instant(&self, tz: Tz) -> DateTime<Utc> {
-        local_midnight(self.start, tz)
+        local_instant(self.start, tz)
     }
 
     /// The instant the period ends (exclusive): local midnight of `end` in `tz`.
     pub fn end_instant(&self, tz: Tz) -> DateTime<Utc> {
-        local_midnight(self.end, tz)
+        local_instant(self.end, tz)
     }
 
     /// Number of months the period spans (a week is 7/30.4375 of a month).
     pub fn months(&self) -> f64 {
         match self.kind {
+            PeriodKind::Minute => 1.0 / (30.4375 * 24.0 * 60.0),
+            PeriodKind::Hour => 1.0 / (30.4375 * 24.0),
             PeriodKind::Day => 1.0 / 30.4375,
             PeriodKind::Week => 7.0 / 30.4375,
             PeriodKind::Month => 1.0,
@@ -192,14 +265,18 @@ mod tests {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
     }
 
+    fn dt(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").unwrap()
+    }
+
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
     #[test]
     fn week_runs_monday_to_sunday() {
-        let p = Period::containing(PeriodKind::Week, d("2026-11-22")); // a Sunday
-        assert_eq!((p.start, p.end), (d("2026-11-16"), d("2026-11-23")));
+        let p = Period::containing(PeriodKind::Week, dt("2026-11-22T00:00")); // a Sunday
+        assert_eq!((p.start_date(), p.end_date()), (d("2026-11-16"), d("2026-11-23")));
         assert_eq!(p.label(), "2026-W47");
         assert_eq!(p.title(), "Mon 16 – Sun 22 Nov 2026");
     }
@@ -208,32 +285,32 @@ mod tests {
     fn last_complete_week_on_monday_morning_is_the_week_before() {
         let tz: Tz = "Europe/Amsterdam".parse().unwrap();
         let p = Period::last_complete(PeriodKind::Week, utc("2026-11-23T06:00:00Z"), tz);
-        assert_eq!((p.start, p.end), (d("2026-11-16"), d("2026-11-23")));
+        assert_eq!((p.start_date(), p.end_date()), (d("2026-11-16"), d("2026-11-23")));
         // 23:30 UTC on Sunday is already Monday 00:30 in Amsterdam: the week has ended there.
         let p = Period::last_complete(PeriodKind::Week, utc("2026-11-22T23:30:00Z"), tz);
-        assert_eq!(p.start, d("2026-11-16"));
+        assert_eq!(p.start_date(), d("2026-11-16"));
         // ...but not in New York, where it is still Sunday evening.
         let ny: Tz = "America/New_York".parse().unwrap();
         let p = Period::last_complete(PeriodKind::Week, utc("2026-11-22T23:30:00Z"), ny);
-        assert_eq!(p.start, d("2026-11-09"));
+        assert_eq!(p.start_date(), d("2026-11-09"));
     }
 
     #[test]
     fn months_and_quarters_roll_over_years() {
         let tz: Tz = "UTC".parse().unwrap();
         let p = Period::last_complete(PeriodKind::Month, utc("2026-01-05T07:00:00Z"), tz);
-        assert_eq!((p.start, p.end, p.label()), (d("2025-12-01"), d("2026-01-01"), "2025-12".into()));
+        assert_eq!((p.start_date(), p.end_date(), p.label()), (d("2025-12-01"), d("2026-01-01"), "2025-12".into()));
         let q = Period::last_complete(PeriodKind::Quarter, utc("2026-02-01T00:00:00Z"), tz);
-        assert_eq!((q.start, q.end, q.label()), (d("2025-10-01"), d("2026-01-01"), "2025-Q4".into()));
+        assert_eq!((q.start_date(), q.end_date(), q.label()), (d("2025-10-01"), d("2026-01-01"), "2025-Q4".into()));
         assert_eq!(q.prev().label(), "2025-Q3");
         assert_eq!(q.next().label(), "2026-Q1");
     }
 
     #[test]
     fn iso_week_label_uses_the_iso_year() {
-        let p = Period::containing(PeriodKind::Week, d("2026-12-31"));
+        let p = Period::containing(PeriodKind::Week, dt("2026-12-31T00:00"));
         assert_eq!(p.label(), "2026-W53");
-        let p = Period::containing(PeriodKind::Week, d("2025-12-31"));
+        let p = Period::containing(PeriodKind::Week, dt("2025-12-31T00:00"));
         assert_eq!(p.label(), "2026-W01");
     }
 
@@ -241,7 +318,7 @@ mod tests {
     fn bounds_are_local_midnights_across_dst() {
         let tz: Tz = "Europe/Amsterdam".parse().unwrap();
         // The week of the October 2026 change back to CET: starts at +02:00, ends at +01:00.
-        let p = Period::containing(PeriodKind::Week, d("2026-10-25"));
+        let p = Period::containing(PeriodKind::Week, dt("2026-10-25T12:00"));
         assert_eq!(p.start_instant(tz), utc("2026-10-18T22:00:00Z"));
         assert_eq!(p.end_instant(tz), utc("2026-10-25T23:00:00Z"));
     }
@@ -260,5 +337,72 @@ mod tests {
         assert_eq!(parse_as_of("2026-11-23T07:00", tz).unwrap(), utc("2026-11-23T06:00:00Z"));
         assert_eq!(parse_as_of("2026-11-23T07:00:00Z", tz).unwrap(), utc("2026-11-23T07:00:00Z"));
         assert!(parse_as_of("last monday", tz).unwrap_err().contains("`last monday` is not a date"));
+    }
+
+    #[test]
+    fn minutes_and_hours_have_labels_titles_and_as_of() {
+        let m = Period::containing(PeriodKind::Minute, dt("2026-11-22T06:05"));
+        assert_eq!(
+            (m.label(), m.title(), m.as_of_arg()),
+            ("2026-11-22T0605".into(), "Sun 22 Nov 2026 06:05–06:06".into(), "2026-11-22T06:06".into())
+        );
+        assert_eq!((m.start_text(), m.end_text(), m.last_day()), ("2026-11-22T06:05".into(), "2026-11-22T06:06".into(), d("2026-11-22")));
+        let h = Period::containing(PeriodKind::Hour, dt("2026-11-22T23:59"));
+        assert_eq!(
+            (h.label(), h.title(), h.as_of_arg()),
+            ("2026-11-22T23".into(), "Sun 22 Nov 2026 23:00–00:00".into(), "2026-11-23T00:00".into())
+        );
+        assert_eq!(h.next().label(), "2026-11-23T00");
+        assert_eq!(h.prev().label(), "2026-11-22T22");
+        assert_eq!(Period::containing(PeriodKind::Minute, dt("2027-01-01T00:00")).prev().label(), "2026-12-31T2359");
+        // Kolkata is UTC+05:30: its hours start at half past in UTC.
+        let tz: Tz = "Asia/Kolkata".parse().unwrap();
+        let p = Period::last_complete(PeriodKind::Hour, utc("2026-11-22T06:45:00Z"), tz);
+        assert_eq!(
+            (p.label(), p.start_instant(tz), p.end_instant(tz)),
+            ("2026-11-22T11".into(), utc("2026-11-22T05:30:00Z"), utc("2026-11-22T06:30:00Z"))
+        );
+        // `--as-of` with the period's own suggestion runs that period again.
+        assert_eq!(Period::last_complete(PeriodKind::Hour, parse_as_of(&p.as_of_arg(), tz).unwrap(), tz), p);
+    }
+
+    #[test]
+    fn minutes_and_hours_cover_every_instant_once_across_daylight_saving() {
+        // A spring gap and an autumn fold each: whole hours, and Lord Howe's half hour.
+        let windows = [
+            ("Europe/Amsterdam", "2026-03-28T00:00", "2026-03-30T00:00"),
+            ("Europe/Amsterdam", "2026-10-24T00:00", "2026-10-26T00:00"),
+            ("America/Santiago", "2026-04-04T00:00", "2026-04-06T00:00"),
+            ("America/Santiago", "2026-09-05T00:00", "2026-09-07T00:00"),
+            ("Australia/Lord_Howe", "2026-04-04T00:00", "2026-04-06T00:00"),
+            ("Australia/Lord_Howe", "2026-10-03T00:00", "2026-10-05T00:00"),
+        ];
+        for (zone, from, to) in windows {
+            let tz: Tz = zone.parse().unwrap();
+            for kind in [PeriodKind::Minute, PeriodKind::Hour] {
+                let mut p = Period::containing(kind, dt(from));
+                let mut covered_to = p.start_instant(tz);
+                let (mut empty, mut short, mut long) = (0, 0, 0);
+                let normal = if kind == PeriodKind::Minute { Duration::minutes(1) } else { Duration::hours(1) };
+                while p.start < dt(to) {
+                    let (start, end) = (p.start_instant(tz), p.end_instant(tz));
+                    if p.is_empty(tz) {
+                        empty += 1;
+                    } else {
+                        assert_eq!(start, covered_to, "{zone} {kind} {}: no gap, no overlap", p.label());
+                        long += usize::from(end - start > normal);
+                        short += usize::from(end - start < normal);
+                        covered_to = end;
+                        // The run at the period's end, and any time before the next one ends, covers it.
+                        assert_eq!(Period::last_complete(kind, end, tz), p, "{zone} {}", p.label());
+                        assert_eq!(Period::last_complete(kind, end + Duration::seconds(30), tz), p, "{zone} {}", p.label());
+                    }
+                    p = p.next();
+                }
+                // Each window holds one change of the clocks: either some periods never happen or
+                // are cut short (a gap), or one stretches over the repeated time (a fold).
+                assert!((empty + short > 0) != (long > 0), "{zone} {kind} {from}: {empty} empty, {short} short, {long} long");
+            }
+        }
     }
 }

@@ -13,7 +13,7 @@ use crate::query::{self, Graph, Params, QueryError, QueryResult, Scope, Scopes, 
 use crate::render::{RenderError, Templates};
 use crate::results;
 use crate::spec::job::{Job, ParamValue};
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use datafusion::common::ScalarValue;
 use lettre::message::Mailbox;
 use serde_json::{Map, Value, json};
@@ -121,9 +121,9 @@ pub fn params(job: &Job, period: &Period, as_of: DateTime<Utc>) -> Params {
     p.insert("prev_period_start".into(), ts(prev.start_instant(tz)));
     p.insert("prev_period_end".into(), ts(prev.end_instant(tz)));
     p.insert("as_of".into(), ts(as_of));
-    p.insert("period_start_date".into(), date(period.start));
-    p.insert("period_end_date".into(), date(period.end));
-    p.insert("prev_period_start_date".into(), date(prev.start));
+    p.insert("period_start_date".into(), date(period.start_date()));
+    p.insert("period_end_date".into(), date(period.end_date()));
+    p.insert("prev_period_start_date".into(), date(prev.start_date()));
     p.insert("as_of_date".into(), date(as_of.with_timezone(&tz).date_naive()));
     p.insert("period_label".into(), ScalarValue::Utf8(Some(period.label())));
     p.insert("period_months".into(), ScalarValue::Float64(Some(period.months())));
@@ -150,9 +150,9 @@ fn period_json(p: &Period, job: &Job) -> Value {
         "kind": p.kind.to_string(),
         "label": p.label(),
         "title": p.title(),
-        "start": p.start.to_string(),
-        "end": p.end.to_string(),
-        "last_day": (p.end - Duration::days(1)).to_string(),
+        "start": p.start_text(),
+        "end": p.end_text(),
+        "last_day": p.last_day().to_string(),
         "start_at": iso(p.start_instant(job.tz)),
         "end_at": iso(p.end_instant(job.tz)),
     })

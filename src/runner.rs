@@ -130,7 +130,9 @@ pub async fn run(ctx: &Ctx<'_>, job: &Job, period: Period, due_at: DateTime<Utc>
     if trigger == Trigger::Serve && row.attempts >= config.serve.max_attempts {
         let why = format!(
             "gave up after {} attempts (`serve.max_attempts`); send it with `pareto run {} --as-of {}`",
-            row.attempts, job.name, period.end
+            row.attempts,
+            job.name,
+            period.as_of_arg()
         );
         ctx.ledger.finish(row.id, State::Failed, Some(&why), None, now)?;
         row = ctx.ledger.run(row.id)?;
@@ -325,7 +327,7 @@ async fn failed_render(
                     label,
                     reasons.iter().map(|r| format!("  - {r}")).collect::<Vec<_>>().join("\n"),
                     job.name,
-                    period.end,
+                    period.as_of_arg(),
                 );
                 let subject = format!("[pareto] {} {} held: stale data", job.name, label);
                 notify::owners(config, job, &label, "held", &subject, &text).await
@@ -338,7 +340,7 @@ async fn failed_render(
                     label,
                     job.name,
                     job.name,
-                    period.end,
+                    period.as_of_arg(),
                 );
                 let subject = format!("[pareto] {} {} failed", job.name, label);
                 notify::owners(config, job, &label, "failed", &subject, &text).await

@@ -21,6 +21,9 @@ pub const LATE: Duration = Duration::minutes(10);
 /// The longest the daemon sleeps without looking at the schedule again, whatever woke it last.
 pub const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// How many skipped periods one notice to the owners lists by name.
+pub const MAX_LISTED: usize = 20;
+
 /// Everything the daemon runs with. The clock is passed in so tests can drive time.
 pub struct Daemon {
     pub project: Arc<Project>,
@@ -134,9 +137,11 @@ impl Daemon {
         Ok(skipped)
     }
 
-    /// One notice to the owners for the periods just skipped.
+    /// One notice to the owners for the periods just skipped, listing at most [`MAX_LISTED`].
     async fn tell_skipped(&self, job: &Job, skipped: &[Run]) -> Result<(), LedgerError> {
-        let lines: Vec<String> = skipped
+        // The latest ones are listed; a long outage of a frequent job would otherwise fill the email.
+        let shown = &skipped[skipped.len().saturating_sub(MAX_LISTED)..];
+        let mut lines: Vec<String> = shown
             .iter()
             .map(|r| {
                 let p = Period::last_complete(job.period, r.due_at, job.tz);
@@ -146,10 +151,13 @@ impl Daemon {
                     p.title(),
                     r.error.as_deref().unwrap_or(""),
                     job.name,
-                    p.end
+                    p.as_of_arg()
                 )
             })
             .collect();
+        if skipped.len() > shown.len() {
+            lines.push(format!("  … and {} earlier ones; `pareto history {}` lists them all", skipped.len() - shown.len(), job.name));
+        }
         let text = format!("These {} reports were not sent:\n\n{}\n", job.name, lines.join("\n"));
         let label = if skipped.len() == 1 {
             skipped[0].period.clone()

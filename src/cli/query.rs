@@ -52,6 +52,8 @@ pub enum PeriodArg {
     Week,
     Month,
     Quarter,
+    Hour,
+    Minute,
 }
 
 pub async fn run(root: &Path, a: QueryArgs) -> anyhow::Result<u8> {
@@ -103,6 +105,8 @@ pub async fn run(root: &Path, a: QueryArgs) -> anyhow::Result<u8> {
         None => chrono::Utc::now(),
     };
     let kind = job.as_ref().map(|j| j.period).unwrap_or(match a.period {
+        PeriodArg::Minute => PeriodKind::Minute,
+        PeriodArg::Hour => PeriodKind::Hour,
         PeriodArg::Day => PeriodKind::Day,
         PeriodArg::Week => PeriodKind::Week,
         PeriodArg::Month => PeriodKind::Month,

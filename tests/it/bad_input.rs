@@ -325,8 +325,9 @@ fn a_bad_period_and_time_zone() {
     let out = run(&p);
     refused(&out, &server, 2);
     assert!(
-        out.stderr
-            .starts_with("error: jobs/daily.toml:5:10: unknown variant `fortnight`, expected one of `day`, `week`, `month`, `quarter`"),
+        out.stderr.starts_with(
+            "error: jobs/daily.toml:5:10: unknown variant `fortnight`, expected one of `day`, `week`, `month`, `quarter`, `hour`, `minute`"
+        ),
         "{}",
         out.stderr
     );

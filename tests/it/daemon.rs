@@ -1,7 +1,7 @@
 //! `pareto serve` and the ledger: a real daemon killed with -9 at each step and restarted, SMTP
 //! faults from a real server, two daemons, `pareto run` racing the daemon, graceful stops, the
-//! status endpoint; and, on a clock the test sets, catch-up, retries, one run at a time and a
-//! soak of thousands of periods across years of daylight-saving changes.
+//! status endpoint; and, on a clock the test sets, catch-up, retries, one run at a time, a soak
+//! of thousands of one-minute periods through daylight-saving changes, and a daily job over years.
 
 use crate::support::daemon::{Serve, eventually, project};
 use crate::support::smtp::{Options, Received, SmtpServer};
@@ -458,6 +458,45 @@ fn after_downtime_catch_up_sends_none_the_latest_or_n_and_skips_the_rest_with_on
     assert_eq!(n, 3 + 3 + 3, "three on time, latest 1 + two 2 reports, three notices");
 }
 
+/// A minute job down for an hour: the minutes less than ten minutes late go out, and of the
+/// missed ones only the latest (`catch_up = "latest"`); the one notice lists the latest 20 of the
+/// 49 skipped with the command that sends each, then counts the rest.
+#[test]
+fn a_long_outage_of_a_minute_job_is_one_short_notice() {
+    let server = SmtpServer::start(Options::default());
+    let p = project(server.port, "");
+    p.file("jobs/tick.toml", &crate::support::daemon::JOB.replace("0 6 * * *", "* * * * *").replace("\"day\"", "\"minute\""));
+    let clock = Arc::new(ManualClock::new(utc("2026-11-01T05:00:00Z")));
+    let d = daemon(&p, &clock, utc("2026-11-01T05:00:00Z"));
+    runtime().block_on(tick(&d, &clock, utc("2026-11-01T06:00:30Z")));
+    let runs = ledger(&p).history(Some("tick"), 1000).unwrap();
+    assert_eq!(runs.len(), 60);
+    let sent: Vec<&str> = runs.iter().filter(|r| r.state == State::Sent).map(|r| r.period.as_str()).collect();
+    assert_eq!(sent, (49..=59).rev().map(|m| format!("2026-11-01T05{m:02}")).collect::<Vec<_>>());
+    assert!(runs[11..].iter().all(|r| r.state == State::Skipped));
+    assert_eq!(runs[59].period, "2026-11-01T0500");
+
+    let notice = server.received().into_iter().find(|r| r.rcpt_tos == ["o@example.com"]).unwrap();
+    let msg = mail_parser::MessageParser::default().parse(&notice.raw).unwrap();
+    assert_eq!(msg.subject(), Some("[pareto] tick 2026-11-01T0500..2026-11-01T0548 skipped"));
+    let text = msg.body_text(0).unwrap().replace("\r\n", "\n");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "These tick reports were not sent:");
+    assert_eq!(
+        lines[2],
+        "  - 2026-11-01T0529 (Sun 1 Nov 2026 05:29–05:30): missed: due Sun 2026-11-01 05:30 UTC while the daemon was not running; catch_up = \"latest\" sends only the latest 1"
+    );
+    assert_eq!(lines[3], "      send it with: pareto run tick --as-of 2026-11-01T05:30");
+    assert_eq!(lines[41], "      send it with: pareto run tick --as-of 2026-11-01T05:49");
+    assert_eq!(lines[42], "  … and 29 earlier ones; `pareto history tick` lists them all");
+    assert_eq!(lines.len(), 43);
+
+    // The suggested command sends that minute.
+    p.run(&["run", "tick", "--as-of", "2026-11-01T05:30"]).expect(0);
+    assert_eq!(ledger(&p).get("tick", "2026-11-01T0529").unwrap().unwrap().state, State::Sent);
+    assert_eq!(mailbox(&server), BTreeMap::from([("a@example.com".into(), 12), ("b@example.com".into(), 12)]));
+}
+
 /// Subjects of the messages to `to`, sorted.
 fn notices_to(server: &SmtpServer, to: &str) -> Vec<String> {
     let mut v: Vec<String> = server
@@ -509,11 +548,116 @@ fn a_period_due_while_the_previous_run_is_still_going_is_skipped() {
     assert_eq!(notices(&server), vec!["[pareto] tick 2026-10-31 skipped".to_string()]);
 }
 
-/// Thousands of periods on an accelerated clock that ticks at odd moments, twice at the same
-/// instant, late, and with restarts, across five and a half years of daylight-saving changes in
-/// Amsterdam: every local day is sent exactly once.
+/// A clock that ticks at odd moments: steps of 1 s up to `max_step_secs`, about one tick in seven
+/// given twice, and about one in a hundred followed by a restart of the daemon. Returns the last
+/// instant and the number of ticks.
+fn soak(p: &crate::support::TestProject, start: DateTime<Utc>, end: DateTime<Utc>, max_step_secs: u64) -> (DateTime<Utc>, usize) {
+    let clock = Arc::new(ManualClock::new(start));
+    let rt = runtime();
+    let mut d = daemon(p, &clock, start);
+    let mut seed: u64 = 0x9e3779b97f4a7c15;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let (mut now, mut ticks) = (start, 0);
+    while now < end {
+        let r = next();
+        now += Duration::seconds(1 + (r % max_step_secs) as i64);
+        rt.block_on(tick(&d, &clock, now));
+        if r % 7 == 0 {
+            rt.block_on(tick(&d, &clock, now)); // the same tick twice
+        }
+        if r % 97 == 0 {
+            d = daemon(p, &clock, start); // a restart
+        }
+        ticks += 1;
+    }
+    (now, ticks)
+}
+
+/// Thousands of one-minute periods on an accelerated clock that ticks at odd moments, twice at
+/// the same instant, late, and with restarts, through Amsterdam's spring-forward gap and autumn
+/// fold: the periods sent cover every instant exactly once, each in one email, and orders placed
+/// at the edges of the gap and in both passes of the fold are each counted once.
 #[test]
-fn soak_thousands_of_periods_none_missed_none_twice() {
+fn soak_thousands_of_one_minute_periods_none_missed_none_twice() {
+    use crate::support::lake::{orders_batch, write_parquet};
+    use pareto::period::{Period, PeriodKind};
+    let server = SmtpServer::start(Options::default());
+    let tz: chrono_tz::Tz = "Europe/Amsterdam".parse().unwrap();
+    let orders = orders_batch(&[
+        (901, 1, "2026-03-29T00:59:30Z", 100, None, "web"), // 01:59:30 CET, the minute before the gap
+        (902, 1, "2026-03-29T01:00:00Z", 100, None, "web"), // 03:00 CEST, the first instant after it
+        (903, 1, "2026-10-25T00:30:00Z", 100, None, "web"), // 02:30 CEST, the fold's first pass
+        (904, 1, "2026-10-25T01:30:00Z", 100, None, "web"), // 02:30 CET, its second pass
+        (905, 1, "2026-10-25T01:59:59Z", 100, None, "web"), // the fold's last second
+        (906, 1, "2026-10-25T02:00:00Z", 100, None, "web"), // 03:00 CET
+    ]);
+    let mut periods = 0;
+    let mut ticks = 0;
+    for start in ["2026-03-28T12:00:00Z", "2026-10-24T12:00:00Z"] {
+        let p = project(server.port, "");
+        p.file(
+            "jobs/tick.toml",
+            &crate::support::daemon::JOB
+                .replace("schedule = \"0 6 * * *\"", "schedule = \"* * * * *\"")
+                .replace("timezone = \"UTC\"", "timezone = \"Europe/Amsterdam\"")
+                .replace("period = \"day\"", "period = \"minute\"")
+                .replace("to = [\"a@example.com\", \"b@example.com\"]", "to = [\"a@example.com\"]"),
+        );
+        write_parquet(&p.path("lake/orders/part-soak.parquet"), &orders);
+        let start = utc(start);
+        // Steps of up to nine minutes: late, but never so late that a period counts as missed.
+        let (now, n) = soak(&p, start, start + Duration::minutes(1200), 540);
+        ticks += n;
+
+        let mut runs = ledger(&p).history(Some("tick"), 100_000).unwrap();
+        runs.sort_by(|a, b| a.period.cmp(&b.period));
+        assert!(runs.iter().all(|r| r.state == State::Sent && r.sends == 1 && r.attempts == 1), "every period sent once, first time");
+        // The periods tile time from the daemon's start to the last minute that came due.
+        let ps: Vec<Period> = runs.iter().map(|r| Period::last_complete(PeriodKind::Minute, r.due_at, tz)).collect();
+        assert_eq!(ps.iter().map(|p| p.label()).collect::<Vec<_>>(), runs.iter().map(|r| r.period.clone()).collect::<Vec<_>>());
+        assert_eq!(ps[0].start_instant(tz), start);
+        for w in ps.windows(2) {
+            assert_eq!(w[0].end_instant(tz), w[1].start_instant(tz), "{} then {}: no gap, no overlap", w[0].label(), w[1].label());
+        }
+        let last_due = *pareto::schedule::occurrences(&"* * * * *".parse().unwrap(), tz, start, now).last().unwrap();
+        assert_eq!(ps.last().unwrap().end_instant(tz), last_due);
+        periods += runs.len();
+    }
+    assert!(periods > 2000, "{periods} periods");
+
+    let received = server.received();
+    assert_eq!(received.len(), periods, "one email per period ({ticks} ticks)");
+    let mut sent = ids(&server);
+    sent.sort();
+    sent.dedup();
+    assert_eq!(sent.len(), periods, "no period twice");
+    let counted: BTreeMap<String, String> = received
+        .iter()
+        .map(|r| mail_parser::MessageParser::default().parse(&r.raw).unwrap().body_text(0).unwrap().trim().to_string())
+        .filter(|t| !t.ends_with(": 0 orders"))
+        .map(|t| t.split_once(": ").map(|(a, b)| (a.to_string(), b.to_string())).unwrap())
+        .collect();
+    assert_eq!(
+        counted,
+        BTreeMap::from([
+            ("2026-03-29T0159".into(), "1 orders".into()),
+            ("2026-03-29T0300".into(), "1 orders".into()),
+            ("2026-10-25T0230".into(), "1 orders".into()),
+            ("2026-10-25T0259".into(), "2 orders".into()), // 02:59 CEST until 03:00 CET: the repeated hour
+            ("2026-10-25T0300".into(), "1 orders".into()),
+        ])
+    );
+}
+
+/// A daily job at 02:30 local over two years of Amsterdam's clock changes, on the same odd
+/// clock: every local day is sent exactly once, at 02:30 or right after the spring gap.
+#[test]
+fn a_daily_job_across_years_of_daylight_saving_runs_once_a_day() {
     let server = SmtpServer::start(Options::default());
     let p = project(server.port, "");
     // 02:30 local: inside the spring-forward gap once a year and twice in the autumn fold.
@@ -526,35 +670,10 @@ fn soak_thousands_of_periods_none_missed_none_twice() {
     );
     let tz: chrono_tz::Tz = "Europe/Amsterdam".parse().unwrap();
     let start = tz.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap().with_timezone(&Utc);
-    let days = 2000;
-    let end = start + Duration::days(days);
-    let clock = Arc::new(ManualClock::new(start));
-    let rt = runtime();
-    let mut d = daemon(&p, &clock, start);
-    let mut seed: u64 = 0x9e3779b97f4a7c15;
-    let mut next = || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
-    let mut now = start;
-    let mut ticks = 0;
-    while now < end {
-        let r = next();
-        // Steps of a minute to nine hours, so no tick ever jumps a whole day.
-        now += Duration::minutes(1 + (r % 540) as i64);
-        rt.block_on(tick(&d, &clock, now));
-        if r % 7 == 0 {
-            rt.block_on(tick(&d, &clock, now)); // the same tick twice
-        }
-        if r % 97 == 0 {
-            d = daemon(&p, &clock, start); // a restart
-        }
-        ticks += 1;
-    }
-    let l = ledger(&p);
-    let runs = l.history(Some("tick"), 100_000).unwrap();
+    let days = 730;
+    // Steps of up to nine hours, so no tick ever jumps a whole day.
+    let (now, ticks) = soak(&p, start, start + Duration::days(days), 9 * 3600);
+    let runs = ledger(&p).history(Some("tick"), 100_000).unwrap();
     // Every local day whose 02:30 run came due before the end.
     let mut want = BTreeSet::new();
     for occ in pareto::schedule::occurrences(&"30 2 * * *".parse().unwrap(), tz, start, now) {

@@ -84,7 +84,7 @@ pub fn orders_schema(amount: DataType) -> Arc<Schema> {
 }
 
 pub fn orders() -> RecordBatch {
-    let rows: Vec<(i64, i64, &str, i128, Option<i128>, &str)> = vec![
+    orders_batch(&[
         (105, 1, "2026-11-10T12:00:00Z", 8000, Some(5000), "web"),
         (106, 2, "2026-11-15T22:59:59Z", 2000, None, "web"),
         (107, 4, "2026-11-15T23:00:00Z", 4950, Some(2000), "app"),
@@ -92,7 +92,11 @@ pub fn orders() -> RecordBatch {
         (102, 2, "2026-11-17T10:00:00Z", 25050, None, "sales"),
         (103, 3, "2026-11-22T22:30:00Z", 100000, Some(40000), "sales"),
         (104, 3, "2026-11-22T23:00:00Z", 99900, Some(50000), "sales"),
-    ];
+    ])
+}
+
+/// Orders as (order_id, customer_id, ordered_at, amount in cents, cost in cents, channel).
+pub fn orders_batch(rows: &[(i64, i64, &str, i128, Option<i128>, &str)]) -> RecordBatch {
     let cols: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())),
         Arc::new(Int64Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())),
