@@ -97,13 +97,15 @@ pub fn signed(change: f64, format: &str, currency_code: &str, decimals: usize) -
     }
 }
 
-/// An ISO date or RFC 3339 timestamp in a strftime `format`.
+/// An ISO date, local time (`2026-11-22T06:05`, as an hour or minute period's bounds) or RFC 3339
+/// timestamp in a strftime `format`.
 pub fn date(v: &str, format: &str) -> Option<String> {
     use std::fmt::Write;
     let parsed = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
         .map(|d| d.and_time(chrono::NaiveTime::MIN))
         .or_else(|_| chrono::DateTime::parse_from_rfc3339(v).map(|d| d.naive_utc()))
         .or_else(|_| chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S%.f"))
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M"))
         .ok()?;
     let mut out = String::new();
     write!(out, "{}", parsed.format(format)).ok()?;
@@ -254,6 +256,7 @@ mod tests {
     fn dates_and_headings() {
         assert_eq!(date("2026-11-16", "%-d %b %Y").unwrap(), "16 Nov 2026");
         assert_eq!(date("2026-11-16T08:30:00Z", "%H:%M").unwrap(), "08:30");
+        assert_eq!(date("2026-11-22T06:05", "%a %H:%M").unwrap(), "Sun 06:05");
         assert_eq!(heading("revenue_share"), "Revenue share");
         assert_eq!(heading("arr"), "ARR");
         assert_eq!(heading("to_a"), "To A");
