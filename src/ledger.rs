@@ -565,14 +565,28 @@ impl Ledger {
         })
     }
 
-    /// Record that the owners were told that this run ended `outcome`.
+    /// Record that the owners were told that this run ended `outcome` (or, when `detail` says the
+    /// notice failed, that telling them was tried and is not to be tried again).
     pub fn mark_notified(&self, id: i64, outcome: &str, now: DateTime<Utc>, detail: &str) -> Result<(), LedgerError> {
         self.with(|c| {
             c.execute(
                 "UPDATE runs SET notified = CASE WHEN notified = '' THEN ?2 ELSE notified || ',' || ?2 END WHERE id = ?1",
                 params![id, outcome],
             )?;
-            event(c, id, now, "owners told", Some(detail))
+            let what = if crate::notify::told(detail) { "owners told" } else { "owners not told" };
+            event(c, id, now, what, Some(detail))
+        })
+    }
+
+    /// A job's periods the scheduler skipped (never attempted) whose owners have not been told,
+    /// oldest first.
+    pub fn untold_skipped(&self, job: &str) -> Result<Vec<Run>, LedgerError> {
+        self.with(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE job = ?1 AND state = 'skipped' AND attempts = 0 \
+                 AND instr(',' || notified || ',', ',skipped,') = 0 ORDER BY due_at, id"
+            ))?;
+            st.query_map(params![job], run_row)?.collect()
         })
     }
 

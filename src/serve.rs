@@ -21,6 +21,9 @@ pub const LATE: Duration = Duration::minutes(10);
 /// The longest the daemon sleeps without looking at the schedule again, whatever woke it last.
 pub const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// Why a period due while its job was still running was skipped.
+pub const BUSY: &str = "the job's previous run was still going";
+
 /// How many skipped periods one notice to the owners lists by name.
 pub const MAX_LISTED: usize = 20;
 
@@ -45,7 +48,8 @@ impl Daemon {
     /// Record the periods that fell due up to `now` and return the work to start. A period is due
     /// at its job's first cron instant after its end. Missed periods beyond `catch_up` are
     /// recorded as skipped and the owners told; a period due while the job's previous run is
-    /// still going (`running`) is skipped too. The work is every job not running with a period
+    /// still going (`running`) is skipped too, and told once the job is free, in one notice with
+    /// any others skipped meanwhile. The work is every job not running with a period
     /// claimed, left in flight by a process that died, or failed or held and due for a retry.
     pub async fn due(&self, now: DateTime<Utc>, running: &BTreeSet<String>) -> Result<Vec<Work>, LedgerError> {
         let mut work = Vec::new();
@@ -58,14 +62,18 @@ impl Daemon {
                     start
                 }
             };
+            let busy = running.contains(&job.name);
             if now > watermark {
-                let skipped = self.schedule(job, watermark, now, running.contains(&job.name))?;
-                if !skipped.is_empty() {
-                    self.tell_skipped(job, &skipped).await?;
-                }
+                self.schedule(job, watermark, now, busy)?;
             }
-            if running.contains(&job.name) {
+            if busy {
                 continue;
+            }
+            // Periods skipped since the owners were last told, in one notice: those just missed,
+            // and those skipped while the job was busy (told once it is free, not once a wake-up).
+            let untold = self.ledger.untold_skipped(&job.name)?;
+            if !untold.is_empty() {
+                self.tell_skipped(job, &untold).await?;
             }
             let runs = self.ledger.pending(&job.name, now)?;
             if !runs.is_empty() {
@@ -75,12 +83,12 @@ impl Daemon {
         Ok(work)
     }
 
-    /// Record `job`'s periods due in `(watermark, now]`; returns the rows skipped.
-    fn schedule(&self, job: &Job, watermark: DateTime<Utc>, now: DateTime<Utc>, busy: bool) -> Result<Vec<Run>, LedgerError> {
+    /// Record `job`'s periods due in `(watermark, now]`.
+    fn schedule(&self, job: &Job, watermark: DateTime<Utc>, now: DateTime<Utc>, busy: bool) -> Result<(), LedgerError> {
         let occurrences = schedule::occurrences(&job.cron, job.tz, watermark, now);
         if occurrences.is_empty() {
             // Nothing fell due: leave the watermark (a write per wake-up buys nothing).
-            return Ok(Vec::new());
+            return Ok(());
         }
         let mut periods: Vec<(Period, DateTime<Utc>)> = Vec::new();
         for at in occurrences {
@@ -117,24 +125,21 @@ impl Daemon {
         }
         for (p, at) in on_time {
             if busy {
-                rows.push((p.label(), at, State::Skipped, Some("the job's previous run was still going".to_string())));
+                rows.push((p.label(), at, State::Skipped, Some(BUSY.to_string())));
             } else {
                 rows.push((p.label(), at, State::Claimed, None));
             }
         }
-        let created = self.ledger.schedule(&job.name, &rows, now, self.clock.now())?;
-        let mut skipped = Vec::new();
-        for id in created {
+        for id in self.ledger.schedule(&job.name, &rows, now, self.clock.now())? {
             let run = self.ledger.run(id)?;
             match run.state {
                 State::Skipped => {
-                    tracing::warn!(job = %job.name, period = %run.period, reason = run.error.as_deref().unwrap_or(""), "period skipped");
-                    skipped.push(run);
+                    tracing::warn!(job = %job.name, period = %run.period, reason = run.error.as_deref().unwrap_or(""), "period skipped")
                 }
                 _ => tracing::info!(job = %job.name, period = %run.period, due = %run.due_at, "period due"),
             }
         }
-        Ok(skipped)
+        Ok(())
     }
 
     /// One notice to the owners for the periods just skipped, listing at most [`MAX_LISTED`].
@@ -166,12 +171,12 @@ impl Daemon {
         };
         let subject = format!("[pareto] {} {} skipped", job.name, label);
         let line = notify::owners(&self.project.config, job, &label, "skipped", &subject, &text).await;
-        if notify::told(&line) {
-            for r in skipped {
-                self.ledger.mark_notified(r.id, "skipped", self.clock.now(), &line)?;
-            }
-        } else {
+        if !notify::told(&line) {
             tracing::warn!(job = %job.name, notice = %line, "the owners were not told of skipped periods");
+        }
+        // Tried once either way: a mail server that is down is not asked again on every wake-up.
+        for r in skipped {
+            self.ledger.mark_notified(r.id, "skipped", self.clock.now(), &line)?;
         }
         Ok(())
     }

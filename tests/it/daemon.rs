@@ -536,16 +536,56 @@ fn a_failed_period_is_retried_later_and_the_owners_told_once() {
 fn a_period_due_while_the_previous_run_is_still_going_is_skipped() {
     let server = SmtpServer::start(Options::default());
     let p = project(server.port, "");
+    p.file("jobs/tick.toml", &crate::support::daemon::JOB.replace("0 6 * * *", "* * * * *").replace("\"day\"", "\"minute\""));
+    let clock = Arc::new(ManualClock::new(utc("2026-11-01T05:59:30Z")));
+    let d = daemon(&p, &clock, utc("2026-11-01T05:59:30Z"));
+    runtime().block_on(async {
+        // Three wake-ups while the job runs elsewhere: three minutes skipped, nobody told yet.
+        let running = BTreeSet::from(["tick".to_string()]);
+        for at in ["2026-11-01T06:00:00Z", "2026-11-01T06:01:00Z", "2026-11-01T06:02:00Z"] {
+            clock.set(utc(at));
+            assert!(d.due(clock.now(), &running).await.unwrap().is_empty(), "nothing starts beside a running job");
+        }
+        assert_eq!(notices(&server), Vec::<String>::new());
+        // The job is free: one notice for the three, and the next minute runs.
+        clock.set(utc("2026-11-01T06:02:30Z"));
+        let work = d.due(clock.now(), &BTreeSet::new()).await.unwrap();
+        assert_eq!(work.len(), 0, "no period fell due since the last wake-up");
+        clock.set(utc("2026-11-01T06:03:00Z"));
+        assert_eq!(d.due(clock.now(), &BTreeSet::new()).await.unwrap()[0].runs[0].period, "2026-11-01T0602");
+    });
+    for period in ["2026-11-01T0559", "2026-11-01T0600", "2026-11-01T0601"] {
+        let (run, _) = row(&p, period).unwrap();
+        assert_eq!((run.state, run.error.as_deref()), (State::Skipped, Some("the job's previous run was still going")));
+        let told: Vec<String> = ledger(&p).events(run.id).unwrap().into_iter().map(|e| e.state).collect();
+        assert_eq!(told, ["skipped", "owners told"], "{period}");
+    }
+    assert_eq!(notices(&server), vec!["[pareto] tick 2026-11-01T0559..2026-11-01T0601 skipped".to_string()]);
+}
+
+/// A skipped-period notice that cannot be delivered is recorded as such and not tried again on
+/// every wake-up.
+#[test]
+fn a_skipped_notice_that_fails_is_tried_once() {
+    let server = SmtpServer::start(Options { reject_rcpt: vec!["o@example.com"], ..Options::default() });
+    let p = project(server.port, "");
     let clock = Arc::new(ManualClock::new(utc("2026-11-01T05:00:00Z")));
     let d = daemon(&p, &clock, utc("2026-11-01T05:00:00Z"));
     runtime().block_on(async {
         clock.set(utc("2026-11-01T06:00:00Z"));
-        let running = BTreeSet::from(["tick".to_string()]);
-        assert!(d.due(clock.now(), &running).await.unwrap().is_empty(), "nothing starts beside a running job");
+        d.due(clock.now(), &BTreeSet::from(["tick".to_string()])).await.unwrap();
+        for at in ["2026-11-01T06:00:30Z", "2026-11-01T06:01:00Z"] {
+            clock.set(utc(at));
+            assert!(d.due(clock.now(), &BTreeSet::new()).await.unwrap().is_empty());
+        }
     });
     let (run, _) = row(&p, "2026-10-31").unwrap();
-    assert_eq!((run.state, run.error.as_deref()), (State::Skipped, Some("the job's previous run was still going")));
-    assert_eq!(notices(&server), vec!["[pareto] tick 2026-10-31 skipped".to_string()]);
+    let events: Vec<(String, String)> =
+        ledger(&p).events(run.id).unwrap().into_iter().map(|e| (e.state, e.detail.unwrap_or_default())).collect();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[1].0, "owners not told");
+    assert!(events[1].1.starts_with("could not tell the owners: o@example.com: "), "{}", events[1].1);
+    assert!(server.received().is_empty());
 }
 
 /// A clock that ticks at odd moments: steps of 1 s up to `max_step_secs`, about one tick in seven
