@@ -43,29 +43,32 @@ pub struct Period {
 impl Period {
     /// The period of `kind` that contains the local wall-clock time `local`.
     pub fn containing(kind: PeriodKind, local: NaiveDateTime) -> Period {
-        let minute = local.date().and_hms_opt(local.hour(), local.minute(), 0).expect("a valid minute");
-        match kind {
-            PeriodKind::Minute => return Period { kind, start: minute, end: minute + Duration::minutes(1) },
-            PeriodKind::Hour => {
-                let start = minute - Duration::minutes(local.minute() as i64);
-                return Period { kind, start, end: start + Duration::hours(1) };
-            }
-            _ => {}
-        }
         let date = local.date();
-        let start = match kind {
-            PeriodKind::Minute | PeriodKind::Hour | PeriodKind::Day => date,
-            PeriodKind::Week => date - Duration::days(date.weekday().num_days_from_monday() as i64),
-            PeriodKind::Month => first_of_month(date.year(), date.month()),
-            PeriodKind::Quarter => first_of_month(date.year(), (date.month0() / 3) * 3 + 1),
+        let midnight = |d: NaiveDate| d.and_time(NaiveTime::MIN);
+        let (start, end) = match kind {
+            PeriodKind::Minute => {
+                let start = date.and_hms_opt(local.hour(), local.minute(), 0).expect("a valid minute");
+                (start, start + Duration::minutes(1))
+            }
+            PeriodKind::Hour => {
+                let start = date.and_hms_opt(local.hour(), 0, 0).expect("a valid hour");
+                (start, start + Duration::hours(1))
+            }
+            PeriodKind::Day => (midnight(date), midnight(date + Duration::days(1))),
+            PeriodKind::Week => {
+                let monday = date - Duration::days(date.weekday().num_days_from_monday() as i64);
+                (midnight(monday), midnight(monday + Duration::days(7)))
+            }
+            PeriodKind::Month => {
+                let first = first_of_month(date.year(), date.month());
+                (midnight(first), midnight(add_months(first, 1)))
+            }
+            PeriodKind::Quarter => {
+                let first = first_of_month(date.year(), (date.month0() / 3) * 3 + 1);
+                (midnight(first), midnight(add_months(first, 3)))
+            }
         };
-        let end = match kind {
-            PeriodKind::Minute | PeriodKind::Hour | PeriodKind::Day => start + Duration::days(1),
-            PeriodKind::Week => start + Duration::days(7),
-            PeriodKind::Month => add_months(start, 1),
-            PeriodKind::Quarter => add_months(start, 3),
-        };
-        Period { kind, start: start.and_time(NaiveTime::MIN), end: end.and_time(NaiveTime::MIN) }
+        Period { kind, start, end }
     }
 
     /// The last complete period before the instant `at`, in the time zone `tz`.
@@ -179,12 +182,12 @@ impl Period {
         }
     }
 
-    /// The instant the period starts: local midnight of `start` in `tz`.
+    /// The instant the period starts: `start` in `tz` (a time in a gap moves to just after it).
     pub fn start_instant(&self, tz: Tz) -> DateTime<Utc> {
         local_instant(self.start, tz)
     }
 
-    /// The instant the period ends (exclusive): local midnight of `end` in `tz`.
+    /// The instant the period ends (exclusive): `end` in `tz`.
     pub fn end_instant(&self, tz: Tz) -> DateTime<Utc> {
         local_instant(self.end, tz)
     }
