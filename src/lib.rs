@@ -21,6 +21,7 @@ pub mod results;
 pub mod runner;
 pub mod sample;
 pub mod schedule;
+pub mod secrets;
 pub mod serve;
 pub mod spec;
 pub mod status;

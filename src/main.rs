@@ -5,12 +5,28 @@ mod cli;
 use clap::Parser;
 use std::process::ExitCode;
 
+/// The log filter from `PARETO_LOG` (`debug`, or directives such as `info,datafusion=debug`).
+/// Handlebars logs every helper's parameters at debug level, which are whole query results
+/// (customer data), and the SQL parser logs each token: both stay at `warn` unless named.
+fn log_filter(spec: Option<String>, default: &str) -> tracing_subscriber::EnvFilter {
+    let mut directives = spec.filter(|s| !s.trim().is_empty()).unwrap_or_else(|| default.to_string());
+    for target in ["handlebars", "sqlparser"] {
+        if !directives.contains(target) {
+            directives.push_str(&format!(",{target}=warn"));
+        }
+    }
+    tracing_subscriber::EnvFilter::try_new(&directives).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default))
+}
+
 fn main() -> ExitCode {
     let args = cli::Args::parse();
     // The daemon logs what it does by default; one-shot commands only warnings.
     let default = if matches!(args.command, cli::Command::Serve(_)) { "info" } else { "warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PARETO_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let filter = log_filter(std::env::var("PARETO_LOG").ok(), default);
+    // Logs go through a writer that replaces every secret pareto knows of (the SMTP password,
+    // object-store keys), whatever the level and whichever crate logs.
+    pareto::secrets::register_env();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(pareto::secrets::Stderr::new).with_target(false);
     if args.log_format == cli::LogFormat::Json {
         builder.json().init();
     } else {

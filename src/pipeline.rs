@@ -445,7 +445,10 @@ async fn stages(
     });
     record.alerts = fired.iter().map(|f| format!("{} ({}): {}", f.name, f.severity, f.message)).collect();
     data["alerts"] = serde_json::to_value(&fired).expect("alerts serialise");
-    let rendered = templates.report(&job.template, &job.subject, &job.file, &data)?;
+    let mut rendered = templates.report(&job.template, &job.subject, &job.file, &data)?;
+    // The archive holds exactly what is sent: the parts as the message carries them.
+    rendered.html = deliver::mail_text(&rendered.html);
+    rendered.text = deliver::mail_text(&rendered.text);
 
     let (to, cc, bcc): (&[Mailbox], &[Mailbox], &[Mailbox]) =
         if opts.to.is_empty() { (&job.to, &job.cc, &job.bcc) } else { (&opts.to, &[], &[]) };

@@ -3,8 +3,8 @@
 
 pub mod smtp;
 
-use lettre::message::header::ContentType;
-use lettre::message::{Attachment, Mailbox, MultiPart};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Attachment, Body, Mailbox, MultiPart};
 use lettre::{Address, Message};
 use std::time::SystemTime;
 
@@ -69,20 +69,60 @@ pub fn build(d: Draft) -> Result<Built, DeliverError> {
     for m in d.bcc {
         b = b.bcc(m.clone());
     }
-    let alternative = MultiPart::alternative_plain_html(d.text, d.html);
+    let alternative = MultiPart::alternative_plain_html(mail_text(&d.text), mail_text(&d.html));
     let body = if d.attachments.is_empty() {
         alternative
     } else {
         let csv = ContentType::parse("text/csv; charset=utf-8").expect("valid content type");
         d.attachments.into_iter().fold(MultiPart::mixed().multipart(alternative), |m, (name, bytes)| {
-            m.singlepart(Attachment::new(name).body(bytes, csv.clone()))
+            // Attachments hold lake data, which may contain any byte: base64 keeps every line of
+            // the SMTP stream short and CRLF-terminated, so no value can end the message early
+            // (SMTP smuggling) or make a strict server refuse it ("line too long").
+            let body = Body::new_with_encoding(bytes, ContentTransferEncoding::Base64).expect("base64 encodes any bytes");
+            m.singlepart(Attachment::new(name).body(body, csv.clone()))
         })
     };
     let message = b.multipart(body).map_err(|e| DeliverError::Build(e.to_string()))?;
     Ok(Built { bytes: message.formatted(), envelope: message.envelope().clone() })
 }
 
+/// Text fit for a message part: line breaks are `\n` only (lettre makes each one CRLF), a lone
+/// CR becomes a line break, and other control characters but tab are dropped. A value from the
+/// lake can then neither end the message early on a relay that treats a bare CR or LF as a line
+/// end (SMTP smuggling) nor put invisible bytes in the report.
+pub fn mail_text(s: &str) -> String {
+    if !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' => {
+                if chars.peek() != Some(&'\n') {
+                    out.push('\n');
+                }
+            }
+            '\n' | '\t' => out.push(c),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Replace the recipients of a built message's envelope (for `--to`).
 pub fn readdress(envelope: &lettre::address::Envelope, to: &[Address]) -> Result<lettre::address::Envelope, DeliverError> {
     lettre::address::Envelope::new(envelope.from().cloned(), to.to_vec()).map_err(|e| DeliverError::Build(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mail_text_keeps_lines_and_drops_stray_controls() {
+        assert_eq!(mail_text("a\r\nb\rc\n.\r\nd\u{0}e\u{7}\tf"), "a\nb\nc\n.\nde\tf");
+        assert_eq!(mail_text("plain € text\n"), "plain € text\n");
+    }
 }

@@ -209,6 +209,11 @@ pub fn cell(v: &Value, format: ColumnFormat, currency_code: &str, decimals: usiz
         ColumnFormat::Date => v.as_str().and_then(|s| date(s, if s.len() > 10 { "%Y-%m-%d %H:%M" } else { "%Y-%m-%d" })),
         ColumnFormat::Month => v.as_str().and_then(|s| date(s, "%b %Y")),
         ColumnFormat::Text => Some(match v {
+            // A table cell is one line: a value with line breaks or other control characters
+            // (from the lake) would break the text table's columns.
+            Value::String(s) if s.chars().any(char::is_control) => {
+                s.split(|c: char| c.is_whitespace() || c.is_control()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
+            }
             Value::String(s) => s.clone(),
             Value::Bool(b) => {
                 if *b {

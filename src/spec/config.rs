@@ -183,6 +183,10 @@ pub fn load(root: &Path, env: &BTreeMap<String, String>) -> Result<Config, Vec<P
     };
     let password_env = raw.smtp.password_env.unwrap_or_else(|| "PARETO_SMTP_PASSWORD".into());
     let password = var("PARETO_SMTP_PASSWORD").or_else(|| var(&password_env));
+    if let Some(pw) = &password {
+        let user = var("PARETO_SMTP_USER").or_else(|| raw.smtp.user.clone());
+        crate::secrets::register_smtp(user.as_deref(), pw);
+    }
     let archive = var("PARETO_ARCHIVE").or(raw.archive).unwrap_or_else(|| "archive".into());
     let ca_file = raw.smtp.ca_file.map(|f| root.join(f));
     let timeout_secs = raw.smtp.timeout_secs.unwrap_or(60);

@@ -6,6 +6,7 @@ mod check;
 mod cli;
 mod daemon;
 mod email;
+mod hardening;
 mod model;
 mod s3;
 mod service;

@@ -15,6 +15,10 @@ pub struct Options {
     pub faults: Vec<&'static str>,
     /// `STEP=SECONDS[*COUNT]`: wait before answering STEP (mail, rcpt, data, after-data).
     pub stalls: Vec<&'static str>,
+    /// Read a bare LF as a line end, as relays open to SMTP smuggling did.
+    pub lax_line_ends: bool,
+    /// Refuse a message with a bare CR or LF or a line over 998 octets (a permanent 5xx).
+    pub strict_lines: bool,
 }
 
 pub struct SmtpServer {
@@ -59,6 +63,12 @@ impl SmtpServer {
         }
         for s in &o.stalls {
             cmd.args(["--stall", s]);
+        }
+        if o.lax_line_ends {
+            cmd.arg("--lax-line-ends");
+        }
+        if o.strict_lines {
+            cmd.arg("--strict-lines");
         }
         let mut child = cmd
             .stdout(Stdio::piped())

@@ -1,8 +1,10 @@
 """A real SMTP server for pareto's tests (aiosmtpd), on 127.0.0.1 only.
 
 Each accepted message is written to OUT as NNN.eml with its envelope in NNN.json.
-Options make it require AUTH, speak STARTTLS or implicit TLS with a throwaway CA, or refuse
-recipients or data. It prints "READY" on stdout once it listens and runs until killed.
+Options make it require AUTH, speak STARTTLS or implicit TLS with a throwaway CA, refuse
+recipients or data, refuse a message with a bare CR or LF or a line over 998 octets
+(--strict-lines, as Postfix does with smtpd_forbid_bare_newline), or (--lax-line-ends) read a bare
+LF as a line end, as the relays that SMTP smuggling exploits did. It prints "READY" on stdout once it listens and runs until killed.
 """
 import argparse
 import asyncio
@@ -10,12 +12,33 @@ import datetime
 import ipaddress
 import json
 import os
+import re
 import ssl
 import sys
 import threading
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+
+class LaxSMTP(SMTP):
+    """An SMTP server that takes a bare LF for a line end (CRLF), as relays did before the SMTP
+    smuggling fixes (Postfix without smtpd_forbid_bare_newline, and others): a message whose
+    body holds `<LF>.<CR><LF>` ends there, and what follows is read as new commands."""
+
+    _last_cr = False
+
+    def data_received(self, data):
+        fixed = re.sub(rb"(?<!\r)\n", b"\r\n", data)
+        if data[:1] == b"\n" and self._last_cr:
+            fixed = fixed[1:]
+        self._last_cr = data[-1:] == b"\r"
+        super().data_received(fixed)
+
+
+class LaxController(Controller):
+    def factory(self):
+        return LaxSMTP(self.handler, **self.SMTP_kwargs)
 
 
 def make_certs(folder):
@@ -83,8 +106,9 @@ def parse_rules(items):
 
 
 class Handler:
-    def __init__(self, out, reject_rcpt, data_reply, faults, stalls):
+    def __init__(self, out, reject_rcpt, data_reply, faults, stalls, strict_lines=False):
         self.out = out
+        self.strict_lines = strict_lines
         self.reject_rcpt = set(reject_rcpt)
         self.data_reply = data_reply
         # A fault answers STEP (mail, rcpt, data) with a reply instead of accepting; a stall waits
@@ -133,6 +157,12 @@ class Handler:
         fault = await self.misbehave("data")
         if fault:
             return fault
+        if self.strict_lines:
+            body = envelope.original_content
+            if re.search(rb"(?<!\r)\n|\r(?!\n)", body):
+                return "521 5.5.2 Error: bare <LF> or <CR> received"
+            if any(len(line) > 998 for line in body.split(b"\r\n")):
+                return "500 5.5.2 Line too long (RFC 5322 2.1.1)"
         with self.lock:
             self.count += 1
             n = self.count
@@ -164,6 +194,8 @@ def main():
     p.add_argument("--data-reply")
     p.add_argument("--fault", action="append", default=[], help="STEP=REPLY[*COUNT], STEP one of mail, rcpt, data")
     p.add_argument("--stall", action="append", default=[], help="STEP=SECONDS[*COUNT], STEP one of mail, rcpt, data, after-data")
+    p.add_argument("--strict-lines", action="store_true", help="refuse bare CR or LF and lines over 998 octets")
+    p.add_argument("--lax-line-ends", action="store_true", help="read a bare LF as CRLF (a relay open to SMTP smuggling)")
     a = p.parse_args()
     os.makedirs(a.out, exist_ok=True)
 
@@ -186,8 +218,9 @@ def main():
         kwargs["auth_required"] = True
         kwargs["auth_require_tls"] = a.tls != "none"
 
-    handler = Handler(a.out, a.reject_rcpt, a.data_reply, a.fault, a.stall)
-    controller = Controller(handler, hostname="127.0.0.1", port=a.port, **kwargs)
+    handler = Handler(a.out, a.reject_rcpt, a.data_reply, a.fault, a.stall, a.strict_lines)
+    controller_class = LaxController if a.lax_line_ends else Controller
+    controller = controller_class(handler, hostname="127.0.0.1", port=a.port, **kwargs)
     controller.start()
     print("READY", flush=True)
     try:

@@ -1,0 +1,164 @@
+//! Hostile data and careless operation: lake values that try to smuggle mail through the SMTP
+//! stream, and secrets that must never reach a log or a record.
+
+use crate::support::smtp::{Options, SmtpServer};
+use crate::support::{TestProject, config, lake};
+use base64::Engine;
+use mail_parser::{MessageParser, MimeHeaders};
+use std::path::Path;
+
+/// A customer name that, sent raw on a relay that ends DATA at `<LF>.<CR><LF>`, ends the report
+/// and starts a second, forged message to an outside address.
+const SMUGGLER: &str = "Initech\n.\r\nMAIL FROM:<evil@attacker.example>\r\nRCPT TO:<victim@outside.example>\r\nDATA\r\n\
+Subject: forged\r\n\r\nPlease wire the money.\r\n.\r\n";
+
+/// The hand-made lake with customer 3's name replaced.
+fn lake_with_name(root: &Path, name: &str) {
+    lake::write(root);
+    let c = lake::customers();
+    let names = datafusion::arrow::array::StringArray::from(vec!["Acme", "Globex", name, "Umbrella"]);
+    let mut cols = c.columns().to_vec();
+    cols[1] = std::sync::Arc::new(names);
+    let batch = datafusion::arrow::record_batch::RecordBatch::try_new(c.schema(), cols).unwrap();
+    lake::write_parquet(&root.join("lake/customers/customers.parquet"), &batch);
+}
+
+/// Every line of a message on the wire: CRLF-terminated, at most 998 octets before the CRLF, and
+/// no bare CR or LF anywhere (RFC 5322 2.1.1 and 2.3).
+#[track_caller]
+fn assert_wire_safe(raw: &[u8]) {
+    let mut start = 0;
+    for (i, pair) in raw.windows(2).enumerate() {
+        if pair == b"\r\n" {
+            assert!(i - start <= 998, "a line of {} octets at byte {start}", i - start);
+            start = i + 2;
+        }
+    }
+    for (i, b) in raw.iter().enumerate() {
+        match b {
+            b'\r' => assert_eq!(raw.get(i + 1), Some(&b'\n'), "bare CR at byte {i}"),
+            b'\n' => assert!(i > 0 && raw[i - 1] == b'\r', "bare LF at byte {i}"),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn a_hostile_customer_name_cannot_smuggle_a_second_message_through_a_lax_relay() {
+    let server = SmtpServer::start(Options { lax_line_ends: true, ..Default::default() });
+    let p = TestProject::bundled();
+    p.file("pareto.toml", &config(server.port, ""));
+    lake_with_name(&p.root, SMUGGLER);
+    p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23T07:00"]).expect(0);
+
+    let got = server.received();
+    assert_eq!(got.len(), 1, "exactly one message; got envelopes {:?}", got.iter().map(|m| &m.rcpt_tos).collect::<Vec<_>>());
+    assert_eq!(got[0].mail_from, "reports@example.com");
+    assert_eq!(got[0].rcpt_tos, vec!["leadership@example.com"]);
+    let archived = std::fs::read(p.path("archive/weekly-leadership/2026-W47/message.eml")).unwrap();
+    assert_wire_safe(&archived);
+    crate::support::same_bytes(&got[0].raw, &[&archived[..], b"\r\n"].concat());
+
+    // The name arrives whole in the attachment (quoted by the CSV writer), as the lake has it.
+    let msg = MessageParser::default().parse(&got[0].raw).unwrap();
+    let top = msg.attachments().find(|a| a.attachment_name() == Some("top_customers-2026-W47.csv")).unwrap();
+    assert_eq!(top.content_transfer_encoding(), Some("base64"));
+    let csv = String::from_utf8(top.contents().to_vec()).unwrap();
+    assert_eq!(csv.lines().nth(1).unwrap(), "3,\"Initech");
+    assert!(csv.contains(&format!("3,\"{SMUGGLER}\",Enterprise,DE,1,1000.00,0.7142857142857143\n")), "{csv:?}");
+    // A table cell is one line: the parts show it flattened.
+    let one_line = "Initech . MAIL FROM:<evil@attacker.example> RCPT TO:<victim@outside.example> DATA Subject: forged";
+    assert!(msg.body_text(0).unwrap().contains(one_line), "{}", msg.body_text(0).unwrap());
+    assert!(msg.body_html(0).unwrap().contains(&one_line.replace('<', "&lt;").replace('>', "&gt;")));
+}
+
+#[test]
+fn a_large_attachment_goes_out_as_base64_that_a_strict_server_takes() {
+    // A server that forbids bare LF (as Postfix does against SMTP smuggling) refuses the message
+    // for good (5xx, never retried): a CSV written with LF line ends used to be sent as is.
+    let server = SmtpServer::start(Options { strict_lines: true, ..Default::default() });
+    let p = TestProject::bundled();
+    p.file("pareto.toml", &config(server.port, ""));
+    p.run(&["generate", "--out", "lake", "--customers", "300", "--seed", "3", "--until", "2026-11-23"]).expect(0);
+    p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23T07:00"]).expect(0);
+
+    let got = server.received();
+    assert_eq!(got.len(), 1);
+    assert_wire_safe(&got[0].raw);
+    let msg = MessageParser::default().parse(&got[0].raw).unwrap();
+    let attachments: Vec<_> = msg.attachments().collect();
+    assert_eq!(attachments.len(), 3);
+    let dir = p.path("archive/weekly-leadership/2026-W47/results");
+    let mut largest = 0;
+    for a in attachments {
+        let name = a.attachment_name().unwrap();
+        assert_eq!(a.content_transfer_encoding(), Some("base64"), "{name}");
+        let query = name.strip_suffix("-2026-W47.csv").unwrap();
+        let want = std::fs::read(dir.join(format!("{query}.csv"))).unwrap();
+        crate::support::same_bytes(a.contents(), &want);
+        largest = largest.max(want.len());
+    }
+    assert!(largest > 2000, "the test needs an attachment of many lines; the largest is {largest} bytes");
+}
+
+const PASSWORD: &str = "Tr0ub4dor&3-horse";
+
+/// Every file under `dir`, recursively.
+fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.is_dir() {
+            files(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn the_smtp_password_reaches_no_log_record_or_ledger_at_debug_or_trace() {
+    let server = SmtpServer::start(Options { user: Some(("reports", PASSWORD)), ..Default::default() });
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let forms = [
+        ("plain", PASSWORD.to_string()),
+        ("LOGIN (base64)", b64.encode(PASSWORD)),
+        ("PLAIN (base64)", b64.encode(format!("\0reports\0{PASSWORD}"))),
+        ("PLAIN with authzid (base64)", b64.encode(format!("reports\0reports\0{PASSWORD}"))),
+    ];
+    for level in ["debug", "trace"] {
+        let mut p = TestProject::bundled();
+        p.file("pareto.toml", &config(server.port, "user = \"reports\""));
+        lake::write(&p.root);
+        p.env("PARETO_SMTP_PASSWORD", PASSWORD).env("PARETO_LOG", level);
+        let before = server.received().len();
+        let run = p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23T07:00"]);
+        run.expect(0);
+        let got = server.received();
+        assert_eq!(got.len(), before + 1);
+        assert!(got.last().unwrap().auth, "the server required AUTH and got it");
+        assert!(run.stderr.contains("DEBUG"), "{level} logs were written: {}", &run.stderr[..run.stderr.len().min(500)]);
+        // lettre's own tracing logged the whole message; the report's customers stay out of the log.
+        assert!(
+            !run.stderr.contains("Globex"),
+            "customer data in the {level} log: {}",
+            run.stderr.lines().filter(|l| l.contains("Globex")).take(3).map(|l| &l[..l.len().min(600)]).collect::<Vec<_>>().join("\n")
+        );
+
+        let history = p.run(&["history", "weekly-leadership", "2026-W47", "--json"]);
+        history.expect(0);
+        let mut texts = vec![("stdout".to_string(), run.stdout.clone().into_bytes()), ("stderr".into(), run.stderr.clone().into_bytes())];
+        texts.push(("history".into(), [history.stdout.as_bytes(), history.stderr.as_bytes()].concat()));
+        let mut all = Vec::new();
+        files(&p.root, &mut all);
+        for f in all.iter().filter(|f| !f.starts_with(p.path("lake"))) {
+            texts.push((f.display().to_string(), std::fs::read(f).unwrap()));
+        }
+        assert!(texts.iter().any(|(n, _)| n.ends_with("ledger.sqlite")), "the ledger was searched");
+        for (where_, bytes) in &texts {
+            let hay = String::from_utf8_lossy(bytes);
+            for (form, secret) in &forms {
+                assert!(!hay.contains(secret.as_str()), "the password ({form}) is in {where_} at PARETO_LOG={level}");
+            }
+        }
+    }
+}
