@@ -4,29 +4,12 @@
 --   tenure_band   Trial (< 14 days), First90 (< 90), FirstYear (< 365), Veteran
 --   age_band      from birth_year where present, else Unknown
 --   lifetime_*    all orders before the period's end; margin counts orders whose cost is known
+--                 (the order sums come from customer_orders, one pass over orders)
 --   current_mrr   MRR billed for the month holding the period's last day (0 when not billed)
 -- A customer with no orders or subscription has zeros, not a missing row.
 -- pareto: optional subscriptions
 WITH o AS (
-    SELECT
-        customer_id,
-        SUM(amount)                                                            AS lifetime_revenue,
-        SUM(CASE WHEN cost IS NOT NULL THEN amount - cost END)                 AS lifetime_margin,
-        COUNT(*)                                                               AS orders,
-        MIN(ordered_at)                                                        AS first_order_at,
-        MAX(ordered_at)                                                        AS last_order_at,
-        SUM(CASE WHEN ordered_at >= $period_end - INTERVAL '365 days' THEN amount ELSE 0 END) AS revenue_12m,
-        SUM(CASE WHEN ordered_at >= $period_end - INTERVAL '365 days' AND cost IS NOT NULL
-                 THEN amount - cost ELSE 0 END)                                AS margin_12m,
-        SUM(CASE WHEN ordered_at >= $period_start THEN amount ELSE 0 END)      AS period_revenue,
-        COUNT(CASE WHEN ordered_at >= $period_start THEN 1 END)                AS period_orders,
-        SUM(CASE WHEN ordered_at >= $prev_period_start AND ordered_at < $period_start
-                 THEN amount ELSE 0 END)                                       AS prev_period_revenue,
-        COUNT(CASE WHEN ordered_at >= $prev_period_start AND ordered_at < $period_start
-                   THEN 1 END)                                                 AS prev_period_orders
-    FROM orders
-    WHERE ordered_at < $period_end
-    GROUP BY customer_id
+    SELECT * FROM customer_orders
 ),
 s AS (
     SELECT customer_id, SUM(mrr) AS current_mrr

@@ -1,20 +1,24 @@
--- Retention by signup-month cohort: for customers who signed up in each of the last twelve months
+-- Retention by signup cohort: for customers who signed up in each of the last twelve months
 -- (to the month holding the period's last day), how many were active — ordered or were billed —
 -- in each month since, and that as a share of the cohort. Months are calendar months in UTC.
+-- Only the cohorts' own activity in those twelve months is read: orders and billing from before
+-- the first cohort month cannot count, so they are filtered out before the join.
 -- pareto: optional subscriptions
-WITH bounds AS (
-    SELECT CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') AS DATE) AS last_month
-),
-cohort AS (
-    SELECT c.customer_id, CAST(date_trunc('month', c.signup_date) AS DATE) AS cohort
-    FROM customers AS c CROSS JOIN bounds AS b
-    WHERE c.signup_date < $period_end_date
-      AND c.signup_date >= CAST(b.last_month - INTERVAL '11 months' AS DATE)
+WITH cohort AS (
+    SELECT customer_id, CAST(date_trunc('month', signup_date) AS DATE) AS cohort
+    FROM customers
+    WHERE signup_date < $period_end_date
+      AND signup_date >= CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '11 months' AS DATE)
 ),
 active AS (
-    SELECT customer_id, CAST(date_trunc('month', ordered_at) AS DATE) AS month FROM orders WHERE ordered_at < $period_end
-    UNION
-    SELECT s.customer_id, s.month FROM subscriptions AS s CROSS JOIN bounds AS b WHERE s.month <= b.last_month
+    SELECT customer_id, CAST(date_trunc('month', ordered_at) AS DATE) AS month
+    FROM orders
+    WHERE ordered_at < $period_end AND ordered_at >= $period_end - INTERVAL '13 months'
+    UNION ALL
+    SELECT customer_id, month
+    FROM subscriptions
+    WHERE month <= CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') AS DATE)
+      AND month >= CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '11 months' AS DATE)
 ),
 sizes AS (
     SELECT cohort, COUNT(*) AS cohort_customers FROM cohort GROUP BY cohort

@@ -11,94 +11,150 @@
 -- grr = (start − contraction − churned) / start; nrr = (start + expansion − contraction − churned) / start;
 -- nrr_12m, grr_12m: customers billed twelve months before; their MRR now (nrr, capped at their
 -- old MRR for grr) over their MRR then.
+-- A null MRR counts as 0.
+--
+-- How: one pass over subscriptions gives each customer's MRR in each of the 24 months to the last
+-- one (m0 = that month, m1 the month before, …; null when not billed) and the first month ever
+-- billed; each of the twelve months shown then reads its own, the month before and the month a
+-- year before from that row. No join between months and no window over the whole table: this
+-- stays fast at millions of rows.
 WITH s AS (
-    SELECT customer_id, month, SUM(mrr) AS mrr
+    SELECT
+        customer_id,
+        month,
+        COALESCE(mrr, 0) AS mrr,
+        -- months before the month holding the period's last day (0 = that month)
+        CAST(date_part('year', CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') AS DATE)) * 12
+             + date_part('month', CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') AS DATE))
+             - date_part('year', month) * 12 - date_part('month', month) AS BIGINT) AS ago
     FROM subscriptions
-    GROUP BY customer_id, month
 ),
-bounds AS (
-    SELECT CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') AS DATE) AS last_month
+per AS (
+    SELECT
+        customer_id,
+        MIN(month) AS first_month,
+        SUM(mrr) FILTER (WHERE ago = 0)  AS m0,
+        SUM(mrr) FILTER (WHERE ago = 1)  AS m1,
+        SUM(mrr) FILTER (WHERE ago = 2)  AS m2,
+        SUM(mrr) FILTER (WHERE ago = 3)  AS m3,
+        SUM(mrr) FILTER (WHERE ago = 4)  AS m4,
+        SUM(mrr) FILTER (WHERE ago = 5)  AS m5,
+        SUM(mrr) FILTER (WHERE ago = 6)  AS m6,
+        SUM(mrr) FILTER (WHERE ago = 7)  AS m7,
+        SUM(mrr) FILTER (WHERE ago = 8)  AS m8,
+        SUM(mrr) FILTER (WHERE ago = 9)  AS m9,
+        SUM(mrr) FILTER (WHERE ago = 10) AS m10,
+        SUM(mrr) FILTER (WHERE ago = 11) AS m11,
+        SUM(mrr) FILTER (WHERE ago = 12) AS m12,
+        SUM(mrr) FILTER (WHERE ago = 13) AS m13,
+        SUM(mrr) FILTER (WHERE ago = 14) AS m14,
+        SUM(mrr) FILTER (WHERE ago = 15) AS m15,
+        SUM(mrr) FILTER (WHERE ago = 16) AS m16,
+        SUM(mrr) FILTER (WHERE ago = 17) AS m17,
+        SUM(mrr) FILTER (WHERE ago = 18) AS m18,
+        SUM(mrr) FILTER (WHERE ago = 19) AS m19,
+        SUM(mrr) FILTER (WHERE ago = 20) AS m20,
+        SUM(mrr) FILTER (WHERE ago = 21) AS m21,
+        SUM(mrr) FILTER (WHERE ago = 22) AS m22,
+        SUM(mrr) FILTER (WHERE ago = 23) AS m23
+    FROM s
+    WHERE ago >= 0
+    GROUP BY customer_id
 ),
+-- with each customer's company size (as of the period's end)
+per_size AS (
+    SELECT p.*, COALESCE(f.company_size, 'Unknown') AS company_size
+    FROM per AS p
+    LEFT JOIN customer_facts AS f ON f.customer_id = p.customer_id
+),
+-- The months shown: those of the last twelve in which anyone was billed.
 months AS (
-    SELECT DISTINCT s.month
-    FROM s CROSS JOIN bounds AS b
-    WHERE s.month <= b.last_month AND s.month > CAST(b.last_month - INTERVAL '12 months' AS DATE)
+    SELECT DISTINCT month, ago FROM s WHERE ago BETWEEN 0 AND 11
 ),
-firsts AS (
-    SELECT customer_id, MIN(month) AS first_month FROM s GROUP BY customer_id
-),
-keys AS (
-    SELECT customer_id, month FROM s WHERE month IN (SELECT month FROM months)
-    UNION
-    SELECT customer_id, CAST(month + INTERVAL '1 month' AS DATE) AS month FROM s
-    WHERE CAST(month + INTERVAL '1 month' AS DATE) IN (SELECT month FROM months)
+-- each customer twelve times: each month shown, with its MRR, the month before's and a year before's
+billed AS (
+    SELECT
+        company_size,
+        first_month,
+        unnest(make_array(
+            named_struct('month', CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') AS DATE),
+                         'prev', m1, 'cur', m0, 'year_before', m12),
+            named_struct('month', CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '1 month' AS DATE),
+                         'prev', m2, 'cur', m1, 'year_before', m13),
+            named_struct('month', CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '2 months' AS DATE),
+                         'prev', m3, 'cur', m2, 'year_before', m14),
+            named_struct('month', CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '3 months' AS DATE),
+                         'prev', m4, 'cur', m3, 'year_before', m15),
+            named_struct('month', CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '4 months' AS DATE),
+                         'prev', m5, 'cur', m4, 'year_before', m16),
+            named_struct('month', CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '5 months' AS DATE),
+                         'prev', m6, 'cur', m5, 'year_before', m17),
+            named_struct('month', CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '6 months' AS DATE),
+                         'prev', m7, 'cur', m6, 'year_before', m18),
+            named_struct('month', CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '7 months' AS DATE),
+                         'prev', m8, 'cur', m7, 'year_before', m19),
+            named_struct('month', CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '8 months' AS DATE),
+                         'prev', m9, 'cur', m8, 'year_before', m20),
+            named_struct('month', CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '9 months' AS DATE),
+                         'prev', m10, 'cur', m9, 'year_before', m21),
+            named_struct('month', CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '10 months' AS DATE),
+                         'prev', m11, 'cur', m10, 'year_before', m22),
+            named_struct('month', CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '11 months' AS DATE),
+                         'prev', m12, 'cur', m11, 'year_before', m23)
+        )) AS b
+    FROM per_size
 ),
 moves AS (
     SELECT
-        k.customer_id,
-        k.month,
-        COALESCE(p.mrr, 0) AS prev,
-        COALESCE(c.mrr, 0) AS cur,
-        fm.first_month
-    FROM keys AS k
-    JOIN firsts AS fm ON fm.customer_id = k.customer_id
-    LEFT JOIN s AS c ON c.customer_id = k.customer_id AND c.month = k.month
-    LEFT JOIN s AS p ON p.customer_id = k.customer_id AND p.month = CAST(k.month - INTERVAL '1 month' AS DATE)
-),
-tagged AS (
-    SELECT m.*, COALESCE(f.company_size, 'Unknown') AS segment FROM moves AS m LEFT JOIN customer_facts AS f ON f.customer_id = m.customer_id
-    UNION ALL
-    SELECT m.*, 'All' AS segment FROM moves AS m
+        b['month']                     AS month,
+        company_size,
+        first_month,
+        COALESCE(b['prev'], 0)         AS prev,
+        COALESCE(b['cur'], 0)          AS cur,
+        b['year_before']               AS year_before,
+        -- billed this month or the month before: the customer is in this month's movements
+        b['cur'] IS NOT NULL OR b['prev'] IS NOT NULL AS moving
+    FROM billed
+    -- a month where the customer was not billed, nor the month before or a year before, adds nothing
+    WHERE b['cur'] IS NOT NULL OR b['prev'] IS NOT NULL OR b['year_before'] IS NOT NULL
 ),
 agg AS (
     SELECT
-        month,
-        segment,
-        SUM(prev)                                                                   AS start_mrr,
-        SUM(CASE WHEN prev = 0 AND cur > 0 AND month = first_month THEN cur ELSE 0 END) AS new_mrr,
-        SUM(CASE WHEN prev = 0 AND cur > 0 AND month > first_month THEN cur ELSE 0 END) AS reactivation_mrr,
-        SUM(CASE WHEN prev > 0 AND cur > prev THEN cur - prev ELSE 0 END)           AS expansion_mrr,
-        SUM(CASE WHEN prev > 0 AND cur > 0 AND cur < prev THEN prev - cur ELSE 0 END) AS contraction_mrr,
-        SUM(CASE WHEN prev > 0 AND cur = 0 THEN prev ELSE 0 END)                    AS churned_mrr,
-        SUM(cur)                                                                    AS end_mrr,
-        COUNT(CASE WHEN prev > 0 THEN 1 END)                                        AS start_customers,
-        COUNT(CASE WHEN prev > 0 AND cur = 0 THEN 1 END)                            AS churned_customers
-    FROM tagged
-    GROUP BY month, segment
-),
-year_ago AS (
-    SELECT
-        mo.month,
-        COALESCE(f.company_size, 'Unknown') AS segment,
-        y.mrr                               AS then_mrr,
-        COALESCE(c.mrr, 0)                  AS now_mrr
-    FROM months AS mo
-    JOIN s AS y ON y.month = CAST(mo.month - INTERVAL '12 months' AS DATE)
-    LEFT JOIN s AS c ON c.customer_id = y.customer_id AND c.month = mo.month
-    LEFT JOIN customer_facts AS f ON f.customer_id = y.customer_id
-),
-ttm AS (
-    SELECT month, segment, SUM(then_mrr) AS then_mrr, SUM(now_mrr) AS now_mrr, SUM(LEAST(now_mrr, then_mrr)) AS kept_mrr
-    FROM (SELECT * FROM year_ago UNION ALL SELECT month, 'All' AS segment, then_mrr, now_mrr FROM year_ago)
-    GROUP BY month, segment
+        m.month,
+        CASE WHEN GROUPING(m.company_size) = 1 THEN 'All' ELSE m.company_size END          AS segment,
+        SUM(m.prev)                                                                       AS start_mrr,
+        SUM(CASE WHEN m.prev = 0 AND m.cur > 0 AND m.month = m.first_month THEN m.cur ELSE 0 END) AS new_mrr,
+        SUM(CASE WHEN m.prev = 0 AND m.cur > 0 AND m.month > m.first_month THEN m.cur ELSE 0 END) AS reactivation_mrr,
+        SUM(CASE WHEN m.prev > 0 AND m.cur > m.prev THEN m.cur - m.prev ELSE 0 END)          AS expansion_mrr,
+        SUM(CASE WHEN m.prev > 0 AND m.cur > 0 AND m.cur < m.prev THEN m.prev - m.cur ELSE 0 END) AS contraction_mrr,
+        SUM(CASE WHEN m.prev > 0 AND m.cur = 0 THEN m.prev ELSE 0 END)                     AS churned_mrr,
+        SUM(m.cur)                                                                        AS end_mrr,
+        COUNT(CASE WHEN m.prev > 0 THEN 1 END)                                            AS start_customers,
+        COUNT(CASE WHEN m.prev > 0 AND m.cur = 0 THEN 1 END)                              AS churned_customers,
+        SUM(m.year_before)                                                                AS then_mrr,
+        SUM(CASE WHEN m.year_before IS NOT NULL THEN m.cur END)                           AS now_mrr,
+        SUM(CASE WHEN m.year_before IS NOT NULL THEN LEAST(m.cur, m.year_before) END)     AS kept_mrr
+    FROM moves AS m
+    GROUP BY GROUPING SETS ((m.month, m.company_size), (m.month))
+    HAVING COUNT(CASE WHEN m.moving THEN 1 END) > 0
 )
 SELECT
-    a.month,
-    a.segment,
-    a.start_mrr,
-    a.new_mrr,
-    a.reactivation_mrr,
-    a.expansion_mrr,
-    a.contraction_mrr,
-    a.churned_mrr,
-    a.end_mrr,
-    a.start_customers,
-    a.churned_customers,
-    CAST(a.churned_customers AS DOUBLE) / NULLIF(a.start_customers, 0)                                   AS logo_churn_rate,
-    CAST(a.start_mrr - a.contraction_mrr - a.churned_mrr AS DOUBLE) / NULLIF(CAST(a.start_mrr AS DOUBLE), 0) AS grr,
-    CAST(a.start_mrr + a.expansion_mrr - a.contraction_mrr - a.churned_mrr AS DOUBLE) / NULLIF(CAST(a.start_mrr AS DOUBLE), 0) AS nrr,
-    CAST(t.now_mrr AS DOUBLE) / NULLIF(CAST(t.then_mrr AS DOUBLE), 0)                                    AS nrr_12m,
-    CAST(t.kept_mrr AS DOUBLE) / NULLIF(CAST(t.then_mrr AS DOUBLE), 0)                                   AS grr_12m
-FROM agg AS a
-LEFT JOIN ttm AS t ON t.month = a.month AND t.segment = a.segment
-ORDER BY CASE a.segment WHEN 'All' THEN 0 ELSE 1 END, a.segment, a.month
+    month,
+    segment,
+    start_mrr,
+    new_mrr,
+    reactivation_mrr,
+    expansion_mrr,
+    contraction_mrr,
+    churned_mrr,
+    end_mrr,
+    start_customers,
+    churned_customers,
+    CAST(churned_customers AS DOUBLE) / NULLIF(start_customers, 0)                                   AS logo_churn_rate,
+    CAST(start_mrr - contraction_mrr - churned_mrr AS DOUBLE) / NULLIF(CAST(start_mrr AS DOUBLE), 0) AS grr,
+    CAST(start_mrr + expansion_mrr - contraction_mrr - churned_mrr AS DOUBLE) / NULLIF(CAST(start_mrr AS DOUBLE), 0) AS nrr,
+    CAST(now_mrr AS DOUBLE) / NULLIF(CAST(then_mrr AS DOUBLE), 0)                                    AS nrr_12m,
+    CAST(kept_mrr AS DOUBLE) / NULLIF(CAST(then_mrr AS DOUBLE), 0)                                   AS grr_12m
+FROM agg
+WHERE month IN (SELECT month FROM months)
+ORDER BY CASE segment WHEN 'All' THEN 0 ELSE 1 END, segment, month

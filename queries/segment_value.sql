@@ -39,7 +39,7 @@ agg AS (
         COUNT(*)                                        AS customers,
         SUM(period_revenue)                             AS revenue,
         SUM(period_orders)                              AS orders,
-        AVG(CAST(lifetime_revenue AS DOUBLE))           AS ltv,
+        CAST(SUM(lifetime_revenue) AS DOUBLE) / COUNT(*) AS ltv,
         SUM(arr)                                        AS arr,
         COUNT(CASE WHEN arr > 0 THEN 1 END)             AS paying_customers,
         SUM(prev_period_revenue)                        AS prev_revenue
@@ -51,7 +51,7 @@ SELECT
     segment,
     customers,
     revenue,
-    CAST(revenue AS DOUBLE) / NULLIF(SUM(CAST(revenue AS DOUBLE)) OVER (PARTITION BY dimension), 0) AS revenue_share,
+    CAST(revenue AS DOUBLE) / NULLIF(CAST(SUM(revenue) OVER (PARTITION BY dimension) AS DOUBLE), 0) AS revenue_share,
     CAST(revenue AS DOUBLE) / NULLIF(orders, 0)                          AS aov,
     CAST(orders AS DOUBLE) / customers                                   AS orders_per_customer,
     ltv,

@@ -13,6 +13,8 @@ WITH t AS (
     FROM tickets AS tk
     JOIN value_tiers AS v ON v.customer_id = tk.customer_id
     WHERE tk.created_at < $period_end
+      -- only tickets created or solved in the period count
+      AND (tk.created_at >= $period_start OR tk.solved_at >= $period_start)
 )
 SELECT
     s.tier,

@@ -19,6 +19,12 @@
 --                                 (not per channel)
 --   sentiment                     mean sentiment of tickets created in the period, where present
 -- prev_* are the same for the previous period.
+--
+-- How: tickets, ratings and NPS responses become one stream of events, each tagged with its
+-- customer's segments in a single join, and one aggregation over every cut computes all the
+-- figures; the segments' customers are counted beside it. Percentiles are exact (DataFusion's percentile_cont rounds its interpolation weight
+-- to six decimals): each group's hours are collected and sorted, and the p-th is interpolated
+-- between the values at positions ⌊p·(n−1)⌋ and ⌈p·(n−1)⌉.
 -- pareto: optional csat, nps
 WITH seg AS (
     SELECT f.customer_id, f.company_size, f.tenure_band, f.region, f.industry, COALESCE(v.tier, 'Unscored') AS value_tier
@@ -29,148 +35,75 @@ dims AS (
     SELECT * FROM (VALUES ('All', 0), ('value_tier', 1), ('company_size', 2), ('tenure', 3), ('region', 4), ('industry', 5), ('channel', 6))
         AS d(dimension, position)
 ),
-t AS (
+-- One row per ticket, rating and response of the two periods, with what each figure needs.
+events AS (
     SELECT
-        tk.*,
+        'ticket'                                                                                     AS kind,
+        tk.customer_id,
+        tk.channel,
+        tk.created_at >= $period_start AND tk.created_at < $period_end                               AS now,
+        tk.created_at >= $prev_period_start AND tk.created_at < $period_start                        AS before,
+        -- A ticket "solved" before it was created is bad data (see data_quality), not a resolution.
+        tk.solved_at >= $period_start AND tk.solved_at < $period_end AND tk.solved_at >= tk.created_at        AS solved_now,
+        tk.solved_at >= $prev_period_start AND tk.solved_at < $period_start AND tk.solved_at >= tk.created_at AS solved_before,
+        (date_part('epoch', tk.first_reply_at) - date_part('epoch', tk.created_at)) / 3600.0        AS reply_h,
+        (date_part('epoch', tk.solved_at) - date_part('epoch', tk.created_at)) / 3600.0             AS resolution_h,
+        tk.first_reply_at IS NULL                                                                    AS unanswered,
+        tk.agent_replies,
+        tk.reopens > 0                                                                               AS reopened,
+        tk.escalated,
+        tk.sentiment,
+        CAST(NULL AS BIGINT)                                                                         AS score
+    FROM tickets AS tk
+    WHERE tk.created_at < $period_end
+      AND (tk.created_at >= $prev_period_start OR tk.solved_at >= $prev_period_start)
+    UNION ALL
+    SELECT
+        'csat', c.customer_id, COALESCE(tk.channel, 'Unknown'),
+        c.rated_at >= $period_start AND c.rated_at < $period_end,
+        c.rated_at >= $prev_period_start AND c.rated_at < $period_start,
+        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+        CAST(c.score AS BIGINT)
+    FROM csat AS c
+    LEFT JOIN tickets AS tk ON tk.ticket_id = c.ticket_id
+    WHERE c.rated_at >= $prev_period_start AND c.rated_at < $period_end
+    UNION ALL
+    SELECT
+        'nps', x.customer_id, NULL,
+        x.responded_at >= $period_start AND x.responded_at < $period_end,
+        x.responded_at >= $prev_period_start AND x.responded_at < $period_start,
+        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+        CAST(x.score AS BIGINT)
+    FROM nps AS x
+    WHERE x.responded_at >= $prev_period_start AND x.responded_at < $period_end
+),
+tagged AS (
+    SELECT
+        e.*,
         COALESCE(s.company_size, 'Unknown') AS company_size,
         COALESCE(s.tenure_band, 'Unknown')  AS tenure_band,
         COALESCE(s.region, 'Unknown')       AS region,
         COALESCE(s.industry, 'Unknown')     AS industry,
-        COALESCE(s.value_tier, 'Unknown')   AS value_tier,
-        (date_part('epoch', tk.first_reply_at) - date_part('epoch', tk.created_at)) / 3600.0 AS reply_h,
-        (date_part('epoch', tk.solved_at) - date_part('epoch', tk.created_at)) / 3600.0      AS resolution_h,
-        tk.created_at >= $period_start AND tk.created_at < $period_end           AS created_now,
-        tk.created_at >= $prev_period_start AND tk.created_at < $period_start    AS created_before,
-        -- A ticket "solved" before it was created is bad data (see data_quality), not a resolution.
-        tk.solved_at >= $period_start AND tk.solved_at < $period_end AND tk.solved_at >= tk.created_at          AS solved_now,
-        tk.solved_at >= $prev_period_start AND tk.solved_at < $period_start AND tk.solved_at >= tk.created_at   AS solved_before
-    FROM tickets AS tk
-    LEFT JOIN seg AS s ON s.customer_id = tk.customer_id
-    WHERE tk.created_at < $period_end
-      AND (tk.created_at >= $prev_period_start OR tk.solved_at >= $prev_period_start)
+        COALESCE(s.value_tier, 'Unknown')   AS value_tier
+    FROM events AS e
+    LEFT JOIN seg AS s ON s.customer_id = e.customer_id
 ),
-ticket_cuts AS (
+cuts AS (
     SELECT
         d.dimension,
+        d.position,
         CASE d.dimension
             WHEN 'All' THEN 'All' WHEN 'value_tier' THEN t.value_tier WHEN 'company_size' THEN t.company_size
             WHEN 'tenure' THEN t.tenure_band WHEN 'region' THEN t.region WHEN 'industry' THEN t.industry
             WHEN 'channel' THEN t.channel
         END AS segment,
         t.*
-    FROM t CROSS JOIN dims AS d
+    FROM tagged AS t
+    CROSS JOIN dims AS d
+    -- responses have no channel
+    WHERE d.dimension <> 'channel' OR t.kind IN ('ticket', 'csat')
 ),
-ticket_kpis AS (
-    SELECT
-        dimension,
-        segment,
-        COUNT(CASE WHEN created_now THEN 1 END)                                                    AS tickets,
-        COUNT(CASE WHEN created_before THEN 1 END)                                                 AS prev_tickets,
-        COUNT(CASE WHEN created_now AND first_reply_at IS NULL THEN 1 END)                         AS unanswered,
-        AVG(CASE WHEN solved_now THEN CAST(agent_replies AS DOUBLE) END)                           AS touches,
-        AVG(CASE WHEN solved_now THEN CASE WHEN reopens > 0 THEN 1.0 ELSE 0.0 END END)             AS reopen_rate,
-        AVG(CASE WHEN created_now THEN CASE WHEN escalated THEN 1.0 ELSE 0.0 END END)              AS escalation_rate,
-        AVG(CASE WHEN created_now THEN sentiment END)                                              AS sentiment
-    FROM ticket_cuts
-    GROUP BY dimension, segment
-),
--- Exact percentiles (DataFusion's percentile_cont rounds its interpolation weight to 6 decimals):
--- sort each (dimension, segment, measure)'s hours, then interpolate between the values at
--- positions ⌊p·(n−1)⌋ and ⌈p·(n−1)⌉.
-times AS (
-    SELECT dimension, segment, 'reply' AS measure, reply_h AS hours FROM ticket_cuts WHERE created_now AND reply_h IS NOT NULL
-    UNION ALL SELECT dimension, segment, 'prev_reply', reply_h FROM ticket_cuts WHERE created_before AND reply_h IS NOT NULL
-    UNION ALL SELECT dimension, segment, 'resolution', resolution_h FROM ticket_cuts WHERE solved_now
-    UNION ALL SELECT dimension, segment, 'prev_resolution', resolution_h FROM ticket_cuts WHERE solved_before
-),
-ranked AS (
-    SELECT
-        *,
-        ROW_NUMBER() OVER (PARTITION BY dimension, segment, measure ORDER BY hours) - 1 AS i,
-        COUNT(*) OVER (PARTITION BY dimension, segment, measure)                       AS n
-    FROM times
-),
-percentiles AS (
-    SELECT dimension, segment, measure, q.p,
-           MAX(CASE WHEN i = CAST(FLOOR(q.p * (n - 1)) AS BIGINT) THEN hours END)
-           + (q.p * (n - 1) - FLOOR(q.p * (n - 1)))
-             * (MAX(CASE WHEN i = CAST(CEIL(q.p * (n - 1)) AS BIGINT) THEN hours END)
-                - MAX(CASE WHEN i = CAST(FLOOR(q.p * (n - 1)) AS BIGINT) THEN hours END)) AS hours
-    FROM ranked CROSS JOIN (VALUES (0.5), (0.9)) AS q(p)
-    GROUP BY dimension, segment, measure, q.p, n
-),
-time_kpis AS (
-    SELECT
-        dimension,
-        segment,
-        MAX(CASE WHEN measure = 'reply' AND p = 0.5 THEN hours END)           AS first_reply_median_h,
-        MAX(CASE WHEN measure = 'reply' AND p = 0.9 THEN hours END)           AS first_reply_p90_h,
-        MAX(CASE WHEN measure = 'prev_reply' AND p = 0.5 THEN hours END)      AS prev_first_reply_median_h,
-        MAX(CASE WHEN measure = 'resolution' AND p = 0.5 THEN hours END)      AS resolution_median_h,
-        MAX(CASE WHEN measure = 'resolution' AND p = 0.9 THEN hours END)      AS resolution_p90_h,
-        MAX(CASE WHEN measure = 'prev_resolution' AND p = 0.5 THEN hours END) AS prev_resolution_median_h
-    FROM percentiles
-    GROUP BY dimension, segment
-),
-r AS (
-    SELECT
-        c.score,
-        c.rated_at >= $period_start AND c.rated_at < $period_end        AS now,
-        c.rated_at >= $prev_period_start AND c.rated_at < $period_start AS before,
-        COALESCE(s.company_size, 'Unknown') AS company_size,
-        COALESCE(s.tenure_band, 'Unknown')  AS tenure_band,
-        COALESCE(s.region, 'Unknown')       AS region,
-        COALESCE(s.industry, 'Unknown')     AS industry,
-        COALESCE(s.value_tier, 'Unknown')   AS value_tier,
-        COALESCE(tk.channel, 'Unknown')     AS channel
-    FROM csat AS c
-    LEFT JOIN seg AS s ON s.customer_id = c.customer_id
-    LEFT JOIN tickets AS tk ON tk.ticket_id = c.ticket_id
-    WHERE c.rated_at >= $prev_period_start AND c.rated_at < $period_end
-),
-csat_kpis AS (
-    SELECT
-        d.dimension,
-        CASE d.dimension
-            WHEN 'All' THEN 'All' WHEN 'value_tier' THEN r.value_tier WHEN 'company_size' THEN r.company_size
-            WHEN 'tenure' THEN r.tenure_band WHEN 'region' THEN r.region WHEN 'industry' THEN r.industry
-            WHEN 'channel' THEN r.channel
-        END AS segment,
-        COUNT(CASE WHEN r.now THEN 1 END)                                                  AS csat_responses,
-        AVG(CASE WHEN r.now THEN CASE WHEN r.score >= 4 THEN 1.0 ELSE 0.0 END END)         AS csat,
-        COUNT(CASE WHEN r.before THEN 1 END)                                               AS prev_csat_responses,
-        AVG(CASE WHEN r.before THEN CASE WHEN r.score >= 4 THEN 1.0 ELSE 0.0 END END)      AS prev_csat
-    FROM r CROSS JOIN dims AS d
-    GROUP BY 1, 2
-),
-n AS (
-    SELECT
-        x.score,
-        x.responded_at >= $period_start AND x.responded_at < $period_end        AS now,
-        x.responded_at >= $prev_period_start AND x.responded_at < $period_start AS before,
-        COALESCE(s.company_size, 'Unknown') AS company_size,
-        COALESCE(s.tenure_band, 'Unknown')  AS tenure_band,
-        COALESCE(s.region, 'Unknown')       AS region,
-        COALESCE(s.industry, 'Unknown')     AS industry,
-        COALESCE(s.value_tier, 'Unknown')   AS value_tier
-    FROM nps AS x
-    LEFT JOIN seg AS s ON s.customer_id = x.customer_id
-    WHERE x.responded_at >= $prev_period_start AND x.responded_at < $period_end
-),
-nps_kpis AS (
-    SELECT
-        d.dimension,
-        CASE d.dimension
-            WHEN 'All' THEN 'All' WHEN 'value_tier' THEN n.value_tier WHEN 'company_size' THEN n.company_size
-            WHEN 'tenure' THEN n.tenure_band WHEN 'region' THEN n.region WHEN 'industry' THEN n.industry
-        END AS segment,
-        COUNT(CASE WHEN n.now THEN 1 END) AS nps_responses,
-        100.0 * AVG(CASE WHEN n.now THEN CASE WHEN n.score >= 9 THEN 1.0 WHEN n.score <= 6 THEN -1.0 ELSE 0.0 END END)    AS nps,
-        100.0 * AVG(CASE WHEN n.before THEN CASE WHEN n.score >= 9 THEN 1.0 WHEN n.score <= 6 THEN -1.0 ELSE 0.0 END END) AS prev_nps
-    FROM n CROSS JOIN dims AS d
-    WHERE d.dimension <> 'channel'
-    GROUP BY 1, 2
-),
+-- each segment's customers
 customers AS (
     SELECT
         d.dimension,
@@ -179,48 +112,127 @@ customers AS (
             WHEN 'tenure' THEN s.tenure_band WHEN 'region' THEN s.region WHEN 'industry' THEN s.industry
         END AS segment,
         COUNT(*) AS customers
-    FROM seg AS s CROSS JOIN dims AS d
+    FROM seg AS s
+    CROSS JOIN dims AS d
     WHERE d.dimension <> 'channel'
     GROUP BY 1, 2
 ),
-keys AS (
-    SELECT dimension, segment FROM ticket_kpis
-    UNION SELECT dimension, segment FROM csat_kpis
-    UNION SELECT dimension, segment FROM nps_kpis
-    UNION SELECT dimension, segment FROM customers
+agg AS (
+    SELECT
+        dimension,
+        MIN(position)                                                                                AS position,
+        segment,
+        COUNT(*) FILTER (WHERE kind = 'ticket' AND now)                                              AS tickets,
+        COUNT(*) FILTER (WHERE kind = 'ticket' AND before)                                           AS prev_tickets,
+        COUNT(*) FILTER (WHERE kind = 'ticket' AND now AND unanswered)                               AS unanswered,
+        array_agg(reply_h) FILTER (WHERE kind = 'ticket' AND now AND reply_h IS NOT NULL)         AS reply_hours,
+        array_agg(reply_h) FILTER (WHERE kind = 'ticket' AND before AND reply_h IS NOT NULL)      AS prev_reply_hours,
+        array_agg(resolution_h) FILTER (WHERE kind = 'ticket' AND solved_now)    AS resolution_hours,
+        array_agg(resolution_h) FILTER (WHERE kind = 'ticket' AND solved_before) AS prev_resolution_hours,
+        AVG(CAST(agent_replies AS DOUBLE)) FILTER (WHERE kind = 'ticket' AND solved_now)             AS touches,
+        AVG(CASE WHEN reopened THEN 1.0 ELSE 0.0 END) FILTER (WHERE kind = 'ticket' AND solved_now)   AS reopen_rate,
+        AVG(CASE WHEN escalated THEN 1.0 ELSE 0.0 END) FILTER (WHERE kind = 'ticket' AND now)         AS escalation_rate,
+        -- summed exactly (as decimals) and divided last: the same figure whatever order rows come in
+        CAST(SUM(CAST(sentiment AS DECIMAL(30, 15))) FILTER (WHERE kind = 'ticket' AND now) AS DOUBLE)
+            / NULLIF(COUNT(sentiment) FILTER (WHERE kind = 'ticket' AND now), 0)                     AS sentiment,
+        COUNT(*) FILTER (WHERE kind = 'csat' AND now)                                                AS csat_responses,
+        AVG(CASE WHEN score >= 4 THEN 1.0 ELSE 0.0 END) FILTER (WHERE kind = 'csat' AND now)         AS csat,
+        COUNT(*) FILTER (WHERE kind = 'csat' AND before)                                             AS prev_csat_responses,
+        AVG(CASE WHEN score >= 4 THEN 1.0 ELSE 0.0 END) FILTER (WHERE kind = 'csat' AND before)      AS prev_csat,
+        COUNT(*) FILTER (WHERE kind = 'nps' AND now)                                                 AS nps_responses,
+        100.0 * AVG(CASE WHEN score >= 9 THEN 1.0 WHEN score <= 6 THEN -1.0 ELSE 0.0 END) FILTER (WHERE kind = 'nps' AND now)    AS nps,
+        100.0 * AVG(CASE WHEN score >= 9 THEN 1.0 WHEN score <= 6 THEN -1.0 ELSE 0.0 END) FILTER (WHERE kind = 'nps' AND before) AS prev_nps
+    FROM cuts
+    GROUP BY dimension, segment
+),
+-- every segment that has customers or events
+everything AS (
+    SELECT
+        COALESCE(a.dimension, c.dimension)                       AS dimension,
+        COALESCE(a.position, d.position)                         AS position,
+        COALESCE(a.segment, c.segment)                           AS segment,
+        COALESCE(c.customers, 0)                                 AS customers,
+        COALESCE(a.tickets, 0)                                   AS tickets,
+        COALESCE(a.prev_tickets, 0)                              AS prev_tickets,
+        COALESCE(a.unanswered, 0)                                AS unanswered,
+        a.reply_hours, a.prev_reply_hours, a.resolution_hours, a.prev_resolution_hours,
+        a.touches, a.reopen_rate, a.escalation_rate, a.sentiment,
+        COALESCE(a.csat_responses, 0)                            AS csat_responses,
+        a.csat,
+        COALESCE(a.prev_csat_responses, 0)                       AS prev_csat_responses,
+        a.prev_csat,
+        COALESCE(a.nps_responses, 0)                             AS nps_responses,
+        a.nps,
+        a.prev_nps
+    FROM agg AS a
+    FULL JOIN customers AS c ON c.dimension = a.dimension AND c.segment IS NOT DISTINCT FROM a.segment
+    LEFT JOIN dims AS d ON d.dimension = c.dimension
+),
+-- the p-th percentile of each sorted list of hours, p = 0.5 and 0.9
+sorted AS (
+    SELECT
+        dimension, position, segment, customers, tickets, prev_tickets, unanswered,
+        array_sort(reply_hours)                                 AS reply_hours,
+        array_sort(prev_reply_hours)                            AS prev_reply_hours,
+        array_sort(resolution_hours)                            AS resolution_hours,
+        array_sort(prev_resolution_hours)                       AS prev_resolution_hours,
+        touches, reopen_rate, escalation_rate, sentiment, csat_responses, csat, prev_csat_responses, prev_csat,
+        nps_responses, nps, prev_nps,
+        CAST(cardinality(reply_hours) AS BIGINT) - 1            AS reply_last,
+        CAST(cardinality(prev_reply_hours) AS BIGINT) - 1       AS prev_reply_last,
+        CAST(cardinality(resolution_hours) AS BIGINT) - 1       AS resolution_last,
+        CAST(cardinality(prev_resolution_hours) AS BIGINT) - 1  AS prev_resolution_last,
+        MAX(CASE WHEN dimension = 'All' THEN customers END) OVER () AS all_customers
+    FROM everything
 )
 SELECT
-    k.dimension,
-    k.segment,
-    CASE WHEN k.dimension = 'channel' THEN NULL ELSE COALESCE(c.customers, 0) END AS customers,
-    COALESCE(tk.tickets, 0)                                                    AS tickets,
-    COALESCE(tk.prev_tickets, 0)                                               AS prev_tickets,
-    CAST(COALESCE(tk.tickets, 0) AS DOUBLE)
-        / NULLIF(CASE WHEN k.dimension = 'channel' THEN (SELECT COUNT(*) FROM seg) ELSE c.customers END, 0)
-        / $period_months                                                       AS requests_per_customer_month,
-    tm.first_reply_median_h,
-    tm.first_reply_p90_h,
-    tm.prev_first_reply_median_h,
-    COALESCE(tk.unanswered, 0)                                                 AS unanswered,
-    tm.resolution_median_h,
-    tm.resolution_p90_h,
-    tm.prev_resolution_median_h,
-    tk.touches,
-    tk.reopen_rate,
-    tk.escalation_rate,
-    COALESCE(cs.csat_responses, 0)                                             AS csat_responses,
-    cs.csat,
-    COALESCE(cs.csat_responses, 0) < $min_responses                            AS csat_low_sample,
-    cs.prev_csat,
-    COALESCE(np.nps_responses, 0)                                              AS nps_responses,
-    np.nps,
-    np.prev_nps,
-    tk.sentiment
-FROM keys AS k
-JOIN dims AS d ON d.dimension = k.dimension
-LEFT JOIN customers AS c ON c.dimension = k.dimension AND c.segment = k.segment
-LEFT JOIN ticket_kpis AS tk ON tk.dimension = k.dimension AND tk.segment = k.segment
-LEFT JOIN time_kpis AS tm ON tm.dimension = k.dimension AND tm.segment = k.segment
-LEFT JOIN csat_kpis AS cs ON cs.dimension = k.dimension AND cs.segment = k.segment
-LEFT JOIN nps_kpis AS np ON np.dimension = k.dimension AND np.segment = k.segment
-ORDER BY d.position, tickets DESC, k.segment
+    dimension,
+    segment,
+    CASE WHEN dimension = 'channel' THEN NULL ELSE customers END                AS customers,
+    tickets,
+    prev_tickets,
+    CAST(tickets AS DOUBLE)
+        / NULLIF(CASE WHEN dimension = 'channel' THEN all_customers ELSE customers END, 0)
+        / $period_months                                                         AS requests_per_customer_month,
+    reply_hours[CAST(FLOOR(0.5 * reply_last) AS BIGINT) + 1]
+        + (0.5 * reply_last - FLOOR(0.5 * reply_last))
+          * (reply_hours[CAST(CEIL(0.5 * reply_last) AS BIGINT) + 1] - reply_hours[CAST(FLOOR(0.5 * reply_last) AS BIGINT) + 1])
+                                                                                 AS first_reply_median_h,
+    reply_hours[CAST(FLOOR(0.9 * reply_last) AS BIGINT) + 1]
+        + (0.9 * reply_last - FLOOR(0.9 * reply_last))
+          * (reply_hours[CAST(CEIL(0.9 * reply_last) AS BIGINT) + 1] - reply_hours[CAST(FLOOR(0.9 * reply_last) AS BIGINT) + 1])
+                                                                                 AS first_reply_p90_h,
+    prev_reply_hours[CAST(FLOOR(0.5 * prev_reply_last) AS BIGINT) + 1]
+        + (0.5 * prev_reply_last - FLOOR(0.5 * prev_reply_last))
+          * (prev_reply_hours[CAST(CEIL(0.5 * prev_reply_last) AS BIGINT) + 1]
+             - prev_reply_hours[CAST(FLOOR(0.5 * prev_reply_last) AS BIGINT) + 1])
+                                                                                 AS prev_first_reply_median_h,
+    unanswered,
+    resolution_hours[CAST(FLOOR(0.5 * resolution_last) AS BIGINT) + 1]
+        + (0.5 * resolution_last - FLOOR(0.5 * resolution_last))
+          * (resolution_hours[CAST(CEIL(0.5 * resolution_last) AS BIGINT) + 1]
+             - resolution_hours[CAST(FLOOR(0.5 * resolution_last) AS BIGINT) + 1])
+                                                                                 AS resolution_median_h,
+    resolution_hours[CAST(FLOOR(0.9 * resolution_last) AS BIGINT) + 1]
+        + (0.9 * resolution_last - FLOOR(0.9 * resolution_last))
+          * (resolution_hours[CAST(CEIL(0.9 * resolution_last) AS BIGINT) + 1]
+             - resolution_hours[CAST(FLOOR(0.9 * resolution_last) AS BIGINT) + 1])
+                                                                                 AS resolution_p90_h,
+    prev_resolution_hours[CAST(FLOOR(0.5 * prev_resolution_last) AS BIGINT) + 1]
+        + (0.5 * prev_resolution_last - FLOOR(0.5 * prev_resolution_last))
+          * (prev_resolution_hours[CAST(CEIL(0.5 * prev_resolution_last) AS BIGINT) + 1]
+             - prev_resolution_hours[CAST(FLOOR(0.5 * prev_resolution_last) AS BIGINT) + 1])
+                                                                                 AS prev_resolution_median_h,
+    touches,
+    reopen_rate,
+    escalation_rate,
+    csat_responses,
+    csat,
+    csat_responses < $min_responses                                              AS csat_low_sample,
+    prev_csat,
+    nps_responses,
+    nps,
+    prev_nps,
+    sentiment
+FROM sorted
+ORDER BY position, tickets DESC, segment

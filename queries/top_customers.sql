@@ -7,7 +7,7 @@ SELECT
     COUNT(*)       AS orders,
     SUM(o.amount)  AS revenue,
     CAST(SUM(o.amount) AS DOUBLE)
-        / NULLIF(SUM(CAST(SUM(o.amount) AS DOUBLE)) OVER (), 0) AS revenue_share
+        / NULLIF(CAST(SUM(SUM(o.amount)) OVER () AS DOUBLE), 0) AS revenue_share
 FROM orders AS o
 JOIN customer_facts AS f ON f.customer_id = o.customer_id
 WHERE o.ordered_at >= $period_start AND o.ordered_at < $period_end

@@ -1,5 +1,7 @@
-//! The run folder `<archive>/<job>/<period>/`: the report, the message, each result as JSON and
-//! CSV, and `run.json`. Every file is written atomically (temp file, fsync, rename).
+//! The run folder `<archive>/<job>/<period>/`: the report, the message, every result as Parquet
+//! (the template's as JSON too, attachments as CSV), and `run.json`. A run builds its folder in a
+//! staging folder beside it and swaps it in whole, so a failed run never leaves half its files
+//! among the previous run's; single files are written atomically (temp file, fsync, rename).
 
 use serde::Serialize;
 use std::io::Write;
@@ -24,7 +26,9 @@ pub fn write_atomic_with(
         fill(&mut w)?;
         let f = w.into_inner().map_err(|e| e.into_error())?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        sync_dir(dir);
+        Ok(())
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -44,6 +48,12 @@ pub struct QueryRecord {
     pub file: String,
     pub rows: usize,
     pub millis: u128,
+    /// The most memory the query's operators held at once (MiB).
+    pub peak_mib: f64,
+    /// The result's size in memory (MiB).
+    pub result_mib: f64,
+    /// What its operators spilled to disk under `[lake] memory_limit` (MiB).
+    pub spilled_mib: f64,
 }
 
 /// One recipient's line in `run.json`.
@@ -110,20 +120,112 @@ pub fn was_sent(dir: &Path) -> bool {
         .is_some_and(|v| v["outcome"] == "sent")
 }
 
-/// Remove the results of an earlier run of the same period, so the folder holds one run's.
-pub fn clear_results(dir: &Path) -> std::io::Result<()> {
-    match std::fs::read_dir(dir.join("results")) {
-        Ok(entries) => {
-            for e in entries {
-                let e = e?;
-                if e.file_type()?.is_file() {
-                    std::fs::remove_file(e.path())?;
+/// The file a record with `outcome` goes to: `run.json`, except that nothing but another send
+/// replaces the record of a sent report: any other outcome then goes to `run-failed.json` beside it.
+pub fn record_name(dir: &Path, outcome: &str) -> &'static str {
+    if outcome != "sent" && was_sent(dir) { "run-failed.json" } else { "run.json" }
+}
+
+/// A run folder being built: `.<period>.<pid>.building` beside the real one, swapped in whole by
+/// [`Staging::commit`] and removed if the run stops before that.
+pub struct Staging {
+    dir: PathBuf,
+    tmp: PathBuf,
+    committed: bool,
+}
+
+impl Staging {
+    /// Start building `dir`'s replacement. Staging folders that processes no longer running left
+    /// behind (killed mid-run) are removed first.
+    pub fn new(dir: &Path) -> std::io::Result<Staging> {
+        let parent = dir.parent().unwrap_or(Path::new("."));
+        let label = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        std::fs::create_dir_all(parent)?;
+        remove_stale(parent, &label);
+        let tmp = parent.join(format!(".{label}.{}.building", std::process::id()));
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp)?;
+        }
+        std::fs::create_dir_all(tmp.join("results"))?;
+        Ok(Staging { dir: dir.to_path_buf(), tmp, committed: false })
+    }
+
+    /// Where the files go until the commit.
+    pub fn path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Put the built folder in place of the old one. A record of a sent report in the old folder
+    /// is kept (a rerun does not erase what the recipients got).
+    pub fn commit(mut self) -> std::io::Result<()> {
+        let old_record = self.dir.join("run.json");
+        if was_sent(&self.dir) {
+            std::fs::copy(&old_record, self.tmp.join("run.json"))?;
+        }
+        let parent = self.dir.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let label = self.dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let aside = parent.join(format!(".{label}.{}.old", std::process::id()));
+        // Another process may swap the same folder at the same moment (two previews): try again.
+        let mut tries = 0;
+        loop {
+            if self.dir.exists() {
+                match std::fs::rename(&self.dir, &aside) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
                 }
             }
-            Ok(())
+            match std::fs::rename(&self.tmp, &self.dir) {
+                Ok(()) => break,
+                Err(_) if tries < 5 && self.dir.exists() => {
+                    tries += 1;
+                    let _ = std::fs::remove_dir_all(&aside);
+                }
+                Err(e) => return Err(e),
+            }
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
+        self.committed = true;
+        let _ = std::fs::remove_dir_all(&aside);
+        sync_dir(&parent);
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.tmp);
+        }
+    }
+}
+
+/// Remove `.<label>.<pid>.building` and `.old` folders of processes that are gone.
+fn remove_stale(parent: &Path, label: &str) {
+    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    let prefix = format!(".{label}.");
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let Some(rest) = name.strip_prefix(&prefix) else { continue };
+        let Some((pid, kind)) = rest.split_once('.') else { continue };
+        if !(kind == "building" || kind == "old") {
+            continue;
+        }
+        let Ok(pid) = pid.parse::<u32>() else { continue };
+        if pid != std::process::id() && !alive(pid) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// Whether process `pid` is running (on Linux; elsewhere, assume so and leave its folder).
+fn alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") { Path::new("/proc").join(pid.to_string()).exists() } else { true }
+}
+
+/// Make a folder's entries (renames) durable.
+pub fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
     }
 }
 

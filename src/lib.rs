@@ -14,6 +14,7 @@ pub mod notify;
 pub mod period;
 pub mod pipeline;
 pub mod problem;
+pub mod progress;
 pub mod project;
 pub mod query;
 pub mod render;

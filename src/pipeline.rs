@@ -120,6 +120,7 @@ pub fn params(job: &Job, period: &Period, as_of: DateTime<Utc>) -> Params {
     p.insert("period_end".into(), ts(period.end_instant(tz)));
     p.insert("prev_period_start".into(), ts(prev.start_instant(tz)));
     p.insert("prev_period_end".into(), ts(prev.end_instant(tz)));
+    p.insert("prev_prev_period_start".into(), ts(prev.prev().start_instant(tz)));
     p.insert("as_of".into(), ts(as_of));
     p.insert("period_start_date".into(), date(period.start_date()));
     p.insert("period_end_date".into(), date(period.end_date()));
@@ -167,12 +168,15 @@ pub fn template_data(
     results: &BTreeMap<String, QueryResult>,
     skipped: &BTreeMap<String, String>,
     missing_tables: &BTreeSet<String>,
+    max_rows: usize,
 ) -> Value {
     // Templates see the job's own queries; the ones they read (customer_facts, value_tiers, …)
     // can be millions of rows and stay out of memory-hungry JSON unless the job lists them.
     let mut res = Map::new();
     for (name, r) in results.iter().filter(|(n, _)| job.queries.contains(*n) || job.queries.is_empty()) {
-        let mut j = results::to_json(r);
+        // A template sees at most `[render] max_rows` rows of a result (and `row_count`, all of
+        // them): a list of a quarter of a million customers is for the archive, not for memory.
+        let mut j = results::to_json_limited(r, max_rows);
         j["skipped"] = json!(false);
         res.insert(name.clone(), j);
     }
@@ -225,8 +229,26 @@ pub async fn prepare(
     as_of: DateTime<Utc>,
     contract: bool,
 ) -> Result<Prepared, LakeError> {
-    let current = lake::session();
-    let previous = lake::session();
+    prepare_with(project, job, wanted, extra, &BTreeMap::new(), period, as_of, contract).await
+}
+
+/// [`prepare`], with archived results (Parquet files, by table name) read as tables in place of
+/// the queries of the same names.
+#[allow(clippy::too_many_arguments)]
+pub async fn prepare_with(
+    project: &Project,
+    job: &Job,
+    wanted: &[String],
+    extra: BTreeMap<String, QueryFile>,
+    archived: &BTreeMap<String, PathBuf>,
+    period: &Period,
+    as_of: DateTime<Utc>,
+    contract: bool,
+) -> Result<Prepared, LakeError> {
+    // Both sessions share one memory pool, so `[lake] memory_limit` bounds the run as a whole.
+    let runtime = lake::runtime(project.config.memory_limit);
+    let current = lake::session_on(runtime.clone());
+    let previous = lake::session_on(runtime);
     let lake = lake::open(&job.lake, &project.root)?;
     lake.attach(&current);
     lake.attach(&previous);
@@ -234,7 +256,17 @@ pub async fn prepare(
     let mut queries = project.queries.clone();
     queries.extend(crate::model::queries(job));
     queries.extend(extra);
-    let provided = vec![crate::model::service_levels::TABLE.to_string()];
+    let mut provided = vec![crate::model::service_levels::TABLE.to_string()];
+    for (name, file) in archived {
+        queries.remove(name);
+        provided.push(name.clone());
+        for ctx in [&current, &previous] {
+            let path = file.to_string_lossy();
+            ctx.register_parquet(name.as_str(), path.as_ref(), datafusion::prelude::ParquetReadOptions::default()).await.map_err(|e| {
+                LakeError::Table { table: name.clone(), cause: format!("cannot read the archived result {path}: {}", lake::root_cause(&e)) }
+            })?;
+        }
+    }
     let levels = crate::model::service_levels::batch(&job.service_levels);
     for ctx in [&current, &previous] {
         let t = datafusion::datasource::MemTable::try_new(levels.schema(), vec![vec![levels.clone()]]).expect("service levels table");
@@ -324,7 +356,7 @@ pub fn fail(dir: &std::path::Path, mut record: RunRecord, error: RunError) -> Fa
         record.outcome = "held".into();
         record.notice = notice.clone();
     }
-    let name = if archive::was_sent(dir) { "run-failed.json" } else { "run.json" };
+    let name = archive::record_name(dir, &record.outcome);
     let written = record.write(dir, name).is_ok();
     // The caller reports the error; the log line is for `PARETO_LOG=info` and the daemon.
     tracing::info!(error = %error, "run failed");
@@ -419,25 +451,58 @@ async fn stages(
         )])
         .into());
     }
-    let results = query::run(&scopes, &graph, &queries, |r| {
-        tracing::info!(query = %r.name, rows = r.rows, millis = r.elapsed.as_millis() as u64, "query done");
+    // The run folder is built beside the real one and swapped in whole once complete. Each
+    // result goes to the archive as Parquet as soon as it is made; only the job's own queries
+    // (what the template reads) stay in memory to the end.
+    let staging = archive::Staging::new(dir).map_err(|source| RunError::Archive { path: dir.to_path_buf(), source })?;
+    let results_dir = staging.path().join("results");
+    let keep: BTreeSet<String> = job.queries.iter().cloned().collect();
+    let options = query::RunOptions { keep: Some(keep), parallel: project.config.parallel_queries };
+    let mut stats: BTreeMap<String, QueryRecord> = BTreeMap::new();
+    let mut writes = Vec::new();
+    let mut progress = crate::progress::Progress::new(graph.order.len());
+    let results = query::run(&scopes, &graph, &queries, &options, |event| match event {
+        query::Event::Started(name) => progress.started(name),
+        query::Event::Done(r) => {
+            progress.done(&r.name);
+            let mib = |b: usize| (b as f64 / 1048576.0 * 10.0).round() / 10.0;
+            tracing::info!(query = %r.name, rows = r.rows, millis = r.elapsed.as_millis() as u64, peak_mib = mib(r.peak_bytes), "query done");
+            stats.insert(
+                r.name.clone(),
+                QueryRecord {
+                    name: r.name.clone(),
+                    file: queries[query::source(&r.name, &queries).0].file.display().to_string(),
+                    rows: r.rows,
+                    millis: r.elapsed.as_millis(),
+                    peak_mib: mib(r.peak_bytes),
+                    result_mib: mib(r.result_bytes),
+                    spilled_mib: mib(r.spilled_bytes),
+                },
+            );
+            // The previous period's results are in that period's own folder.
+            if !query::split_lag(&r.name).1 {
+                let r = r.clone();
+                let path = results_dir.join(format!("{}.parquet", r.name));
+                writes.push(tokio::task::spawn_blocking(move || {
+                    archive::write_atomic_with(&path, |w| results::write_parquet(&r, w).map_err(std::io::Error::other))
+                        .map_err(|source| RunError::Archive { path, source })
+                }));
+            }
+        }
     })
-    .await?;
-    record.queries = graph
-        .order
-        .iter()
-        .map(|n| QueryRecord {
-            name: n.clone(),
-            file: queries[query::split_lag(n).0].file.display().to_string(),
-            rows: results[n].rows,
-            millis: results[n].elapsed.as_millis(),
-        })
-        .collect();
+    .await;
+    progress.finish();
+    for w in writes {
+        w.await.map_err(|e| RunError::Archive { path: results_dir.clone(), source: std::io::Error::other(e) })??;
+    }
+    // Recorded for a failed run too: what ran, and how long it took, before the failure.
+    record.queries = graph.order.iter().filter_map(|n| stats.remove(n)).collect();
+    let results = results?;
     for (name, why) in &graph.skipped {
         tracing::info!(query = %name, reason = %why, "query off");
     }
 
-    let mut data = template_data(job, period, opts.as_of, &results, &graph.skipped, &graph.stand_ins);
+    let mut data = template_data(job, period, opts.as_of, &results, &graph.skipped, &graph.stand_ins, config.max_rows);
     let fired = crate::alerts::evaluate(&job.alerts, &data["results"], &|message, row| {
         let mut with_job = row.clone();
         with_job["job"] = data["job"].clone();
@@ -452,12 +517,17 @@ async fn stages(
 
     let (to, cc, bcc): (&[Mailbox], &[Mailbox], &[Mailbox]) =
         if opts.to.is_empty() { (&job.to, &job.cc, &job.bcc) } else { (&opts.to, &[], &[]) };
+    let write = |name: &str, bytes: &[u8]| {
+        let path = staging.path().join(name);
+        archive::write_atomic(&path, bytes).map_err(|source| RunError::Archive { path, source })
+    };
     let mut attachments = Vec::new();
     for a in job.attach.iter().filter(|a| results.contains_key(*a)) {
         // An email is no place for a million rows: attachments stop at `attach_max_rows` (the
-        // archive keeps every row).
+        // archive keeps every row in the Parquet file).
         let csv = results::to_csv_limited(&results[a], job.attach_max_rows)
             .map_err(|e| DeliverError::Build(format!("cannot write {a}.csv: {e}")))?;
+        write(&format!("results/{a}.csv"), &csv)?;
         attachments.push((format!("{a}-{}.csv", period.label()), csv));
     }
     let message_id = deliver::message_id(&job.name, &period.label(), &from);
@@ -478,23 +548,19 @@ async fn stages(
     record.message_id = Some(message_id);
     record.subject = Some(rendered.subject.clone());
 
-    // The archive is complete before anything is sent.
-    let write = |name: &str, bytes: &[u8]| {
-        let path = dir.join(name);
-        archive::write_atomic(&path, bytes).map_err(|source| RunError::Archive { path, source })
-    };
-    archive::clear_results(dir).map_err(|source| RunError::Archive { path: dir.join("results"), source })?;
-    for (name, r) in &results {
-        let path = dir.join(format!("results/{name}.json"));
-        archive::write_atomic_with(&path, |w| results::write_json(r, w))
-            .map_err(|source| RunError::Archive { path: path.clone(), source })?;
-        let path = dir.join(format!("results/{name}.csv"));
-        archive::write_atomic_with(&path, |w| results::write_csv(r, usize::MAX, w).map_err(std::io::Error::other))
-            .map_err(|source| RunError::Archive { path: path.clone(), source })?;
+    // The archive is complete before anything is sent: what the template read as JSON, the
+    // report, the message; then the folder is swapped in.
+    for name in &job.queries {
+        if let Some(r) = results.get(name) {
+            let path = staging.path().join(format!("results/{name}.json"));
+            archive::write_atomic_with(&path, |w| results::write_json(r, config.max_rows, w))
+                .map_err(|source| RunError::Archive { path: path.clone(), source })?;
+        }
     }
     write("report.html", rendered.html.as_bytes())?;
     write("report.txt", rendered.text.as_bytes())?;
     write("message.eml", &built.bytes)?;
+    staging.commit().map_err(|source| RunError::Archive { path: dir.to_path_buf(), source })?;
 
     let no_alerts = job.send_if_alerts && fired.is_empty();
     if no_alerts {
@@ -583,11 +649,20 @@ pub async fn check(project: &Project, job: &Job, templates: &Templates, notes: &
                 let schema = t.schema();
                 results.insert(
                     name.clone(),
-                    QueryResult { name: name.clone(), schema, batches: Vec::new(), rows: 0, elapsed: Default::default() },
+                    QueryResult {
+                        name: name.clone(),
+                        schema,
+                        batches: Vec::new(),
+                        rows: 0,
+                        elapsed: Default::default(),
+                        peak_bytes: 0,
+                        result_bytes: 0,
+                        spilled_bytes: 0,
+                    },
                 );
             }
         }
-        let data = template_data(job, &period, as_of, &results, &graph.skipped, &graph.stand_ins);
+        let data = template_data(job, &period, as_of, &results, &graph.skipped, &graph.stand_ins, project.config.max_rows);
         if let Err(RenderError::Problems(ps)) = templates.report(&job.template, &job.subject, &job.file, &data) {
             problems.extend(ps);
         }

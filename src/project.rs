@@ -91,10 +91,15 @@ pub fn load(root: &Path, env: &BTreeMap<String, String>) -> Result<Project, Vec<
     let mut queries = BTreeMap::new();
     for (name, path) in files_with_suffix(&root.join("queries"), ".sql") {
         let file = shown(root, &path);
-        if name.contains("__") {
+        // `name__prev.sql` is the previous period's version of query `name`, made from this
+        // period's data (cheaper than running `name` again one period back); no other `__`.
+        let base = name.strip_suffix(crate::query::PREV).unwrap_or(&name);
+        if base.contains("__") {
             problems.push(Problem::new(
                 file,
-                format!("`{name}`: a query name may not contain `__` (`name__prev` means a query's result for the previous period)"),
+                format!(
+                    "`{name}`: a query name may not contain `__` (`name__prev` means a query's result for the previous period; a file `name__prev.sql` defines it)"
+                ),
             ));
             continue;
         }
@@ -110,6 +115,21 @@ pub fn load(root: &Path, env: &BTreeMap<String, String>) -> Result<Project, Vec<
                 queries.insert(name.clone(), QueryFile::new(name, file, sql));
             }
             Err(e) => problems.push(Problem::new(file, format!("cannot read: {e}"))),
+        }
+    }
+
+    let explicit_prev: Vec<String> = queries.keys().filter(|n| n.ends_with(crate::query::PREV)).cloned().collect();
+    for name in explicit_prev {
+        let base = &name[..name.len() - crate::query::PREV.len()];
+        if !queries.contains_key(base) {
+            let file = queries[&name].file.clone();
+            problems.push(Problem::new(
+                file,
+                format!(
+                    "`{name}` is the previous period of query `{base}`, but there is no queries/{base}.sql; rename it or add that query"
+                ),
+            ));
+            queries.remove(&name);
         }
     }
 

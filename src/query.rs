@@ -46,6 +46,18 @@ pub fn split_lag(name: &str) -> (&str, bool) {
     }
 }
 
+/// Where node `name` comes from: the key of its SQL in `queries`, and whether it runs one period
+/// back. `name__prev` is query `name` run with the previous period's parameters, unless the
+/// project has an explicit `name__prev.sql`, which then is the previous period's version and
+/// runs with this period's parameters (it may read `name` and derive from it, which is cheaper
+/// than computing everything again).
+pub fn source<'a>(name: &'a str, queries: &BTreeMap<String, QueryFile>) -> (&'a str, bool) {
+    match split_lag(name) {
+        (base, true) if !queries.contains_key(name) => (base, true),
+        _ => (name, false),
+    }
+}
+
 /// What a query may read besides other queries.
 pub struct Tables<'a> {
     /// Tables in the lake.
@@ -92,6 +104,12 @@ pub struct QueryResult {
     pub batches: Vec<RecordBatch>,
     pub rows: usize,
     pub elapsed: Duration,
+    /// The most memory the query's operators (hash tables, sorts) held at once, in bytes.
+    pub peak_bytes: usize,
+    /// The size of the result in memory, in bytes.
+    pub result_bytes: usize,
+    /// Bytes its operators spilled to disk under `[lake] memory_limit`.
+    pub spilled_bytes: usize,
 }
 
 /// Work out which queries `wanted` needs (including queries they read, and `name__prev`
@@ -111,8 +129,9 @@ pub fn graph(ctx: &SessionContext, queries: &BTreeMap<String, QueryFile>, wanted
         if deps.contains_key(&name) {
             continue;
         }
-        let (base, lagged) = split_lag(&name);
+        let (base, lagged) = source(&name, queries);
         let q = &queries[base];
+        let base = split_lag(base).0;
         let before = problems.len();
         let mut mine = BTreeSet::new();
         let stmt = match state.sql_to_statement(&q.sql, &dialect) {
@@ -147,10 +166,6 @@ pub fn graph(ctx: &SessionContext, queries: &BTreeMap<String, QueryFile>, wanted
                                 format!("`{t}` is both a lake table and queries/{t}.sql; rename the query so the name means one thing"),
                             ));
                         }
-                        if t_base == base {
-                            problems.push(locate(q, &t, format!("query `{base}` reads itself")));
-                            continue;
-                        }
                         if lagged && t_lagged {
                             problems.push(locate(
                                 q,
@@ -160,6 +175,10 @@ pub fn graph(ctx: &SessionContext, queries: &BTreeMap<String, QueryFile>, wanted
                             continue;
                         }
                         let node = if lagged { format!("{t_base}{PREV}") } else { t.clone() };
+                        if node == name {
+                            problems.push(locate(q, &t, format!("query `{base}` reads itself")));
+                            continue;
+                        }
                         mine.insert(node.clone());
                         todo.push(node);
                     } else if in_lake {
@@ -221,7 +240,7 @@ pub fn graph(ctx: &SessionContext, queries: &BTreeMap<String, QueryFile>, wanted
             kept
         }
         Err(cycle) => {
-            let first = &queries[split_lag(&cycle[0]).0];
+            let first = &queries[source(&cycle[0], queries).0];
             problems.push(Problem::new(
                 first.file.clone(),
                 format!("queries read each other in a cycle: {}; break it by moving the shared part into its own query", cycle.join(" → ")),
@@ -332,19 +351,28 @@ pub struct Scopes {
 }
 
 impl Scopes {
-    fn of(&self, node: &str) -> &Scope {
-        if split_lag(node).1 { &self.previous } else { &self.current }
+    fn of(&self, lagged: bool) -> &Scope {
+        if lagged { &self.previous } else { &self.current }
     }
 
     /// Register a node's result: as its name in the current session, and for a `__prev` node also
     /// under its plain name in the previous session.
-    fn register(&self, node: &str, q: &QueryFile, schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<(), Problem> {
+    fn register(&self, node: &str, q: &QueryFile, schema: SchemaRef, batches: Vec<RecordBatch>, partitions: usize) -> Result<(), Problem> {
         let (base, lagged) = split_lag(node);
-        register_result(&self.current.ctx, node, q, schema.clone(), batches.clone())?;
+        register_result(&self.current.ctx, node, q, schema.clone(), batches.clone(), partitions)?;
         if lagged {
-            register_result(&self.previous.ctx, base, q, schema, batches)?;
+            register_result(&self.previous.ctx, base, q, schema, batches, partitions)?;
         }
         Ok(())
+    }
+
+    /// Drop a node's result from the sessions: nothing reads it any more.
+    fn release(&self, node: &str) {
+        let (base, lagged) = split_lag(node);
+        let _ = self.current.ctx.deregister_table(node);
+        if lagged {
+            let _ = self.previous.ctx.deregister_table(base);
+        }
     }
 }
 
@@ -380,54 +408,144 @@ fn type_placeholders(stmt: &mut DfStatement, params: &Params) {
     });
 }
 
-/// Run one node and keep its result.
-async fn run_one(scopes: Arc<Scopes>, node: String, q: QueryFile) -> Result<QueryResult, Problem> {
+/// Run one node and keep its result. It runs with its own view of the session's memory pool, so
+/// the most memory its operators held at once is known.
+async fn run_one(scopes: Arc<Scopes>, node: String, q: QueryFile, lagged: bool) -> Result<QueryResult, Problem> {
     let started = Instant::now();
-    let scope = scopes.of(&node);
+    let scope = scopes.of(lagged);
     let plan = plan(&scope.ctx, &q, &scope.params).await?;
+    let failed = |e: DataFusionError| Problem::new(q.file.clone(), format!("query failed: {}", explain_failure(&e)));
     let df = scope.ctx.execute_logical_plan(plan).await.map_err(|e| sql_problem(&q, &e))?;
     let plan_schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-    let batches = df.collect().await.map_err(|e| Problem::new(q.file.clone(), format!("query failed: {}", root_cause(&e))))?;
+    let (task, tracked) = crate::lake::tracked_task(&scope.ctx);
+    let physical = df.create_physical_plan().await.map_err(|e| sql_problem(&q, &e))?;
+    let batches = datafusion::physical_plan::collect(physical.clone(), task).await.map_err(failed)?;
+    let spilled_bytes = spilled(&physical);
     let schema = batches.first().map(|b| b.schema()).unwrap_or(plan_schema);
     let rows = batches.iter().map(|b| b.num_rows()).sum();
-    scopes.register(&node, &q, schema.clone(), batches.clone())?;
-    Ok(QueryResult { name: node, schema, batches, rows, elapsed: started.elapsed() })
+    // The data's own size: batches cut from one array share its buffers, so adding up each
+    // batch's whole buffers would count them many times.
+    let result_bytes = batches.iter().flat_map(|b| b.columns()).map(|c| c.to_data().get_slice_memory_size().unwrap_or(0)).sum();
+    let partitions = scope.ctx.state().config().target_partitions();
+    scopes.register(&node, &q, schema.clone(), batches.clone(), partitions)?;
+    Ok(QueryResult {
+        name: node,
+        schema,
+        batches,
+        rows,
+        elapsed: started.elapsed(),
+        peak_bytes: tracked.peak(),
+        result_bytes,
+        spilled_bytes,
+    })
 }
 
-fn register_result(ctx: &SessionContext, name: &str, q: &QueryFile, schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<(), Problem> {
-    let table =
-        MemTable::try_new(schema, vec![batches]).map_err(|e| Problem::new(q.file.clone(), format!("cannot keep the result: {e}")))?;
+/// Bytes a plan's operators wrote to disk because the memory pool was full.
+fn spilled(plan: &Arc<dyn datafusion::physical_plan::ExecutionPlan>) -> usize {
+    plan.metrics().and_then(|m| m.spilled_bytes()).unwrap_or(0) + plan.children().iter().map(|c| spilled(c)).sum::<usize>()
+}
+
+/// A failed query's error, with what to do when it ran out of memory.
+fn explain_failure(e: &DataFusionError) -> String {
+    let text = root_cause(e);
+    if matches!(e.find_root(), DataFusionError::ResourcesExhausted(_)) {
+        format!("{text}; the query needs more memory than `[lake] memory_limit` in pareto.toml allows: raise it, or make the query lighter")
+    } else {
+        text
+    }
+}
+
+fn register_result(
+    ctx: &SessionContext,
+    name: &str,
+    q: &QueryFile,
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+    partitions: usize,
+) -> Result<(), Problem> {
+    // Spread the batches over the session's partitions, so the queries that read the result scan
+    // it in parallel without repartitioning it first.
+    let n = partitions.clamp(1, batches.len().max(1));
+    let mut parts: Vec<Vec<RecordBatch>> = vec![Vec::new(); n];
+    for (i, b) in batches.into_iter().enumerate() {
+        parts[i % n].push(b);
+    }
+    let table = MemTable::try_new(schema, parts).map_err(|e| Problem::new(q.file.clone(), format!("cannot keep the result: {e}")))?;
     let _ = ctx.deregister_table(name);
     ctx.register_table(name, Arc::new(table))
         .map_err(|e| Problem::new(q.file.clone(), format!("cannot register the result as table `{name}`: {e}")))?;
     Ok(())
 }
 
-/// Run the graph's queries: each once, independent ones concurrently, a query only after the
-/// queries it reads. Stops at the first failure.
+/// How to run a graph's queries.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Results to return. The others are dropped (and their tables released) as soon as every
+    /// query that reads them is done, so a million-row intermediate does not stay in memory for
+    /// the whole run. The `on_event` callback sees every result first.
+    pub keep: Option<BTreeSet<String>>,
+    /// Queries running at once, at most (0: one per core).
+    pub parallel: usize,
+}
+
+/// What happens while the graph runs, for progress displays and for archiving each result as it
+/// is made.
+pub enum Event<'a> {
+    Started(&'a str),
+    Done(&'a QueryResult),
+}
+
+/// Run the graph's queries: each once, a query only after the queries it reads, independent ones
+/// concurrently up to `options.parallel`. Stops at the first failure.
 pub async fn run(
     scopes: &Scopes,
     graph: &Graph,
     queries: &BTreeMap<String, QueryFile>,
-    mut on_done: impl FnMut(&QueryResult),
+    options: &RunOptions,
+    mut on_event: impl FnMut(Event),
 ) -> Result<BTreeMap<String, QueryResult>, QueryError> {
     let scopes = Arc::new(scopes.clone());
+    let parallel =
+        if options.parallel == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) } else { options.parallel };
+    // How many queries still have to read each result.
+    let mut readers: BTreeMap<&str, usize> = BTreeMap::new();
+    for name in &graph.order {
+        for d in &graph.deps[name] {
+            *readers.entry(d.as_str()).or_default() += 1;
+        }
+    }
     let mut done: BTreeMap<String, QueryResult> = BTreeMap::new();
+    let mut finished: BTreeSet<String> = BTreeSet::new();
     let mut started: BTreeSet<String> = BTreeSet::new();
     let mut tasks = tokio::task::JoinSet::new();
     loop {
         for name in &graph.order {
-            if !started.contains(name) && graph.deps[name].iter().all(|d| done.contains_key(d)) {
+            if tasks.len() >= parallel {
+                break;
+            }
+            if !started.contains(name) && graph.deps[name].iter().all(|d| finished.contains(d)) {
                 started.insert(name.clone());
-                let q = queries[split_lag(name).0].clone();
-                tasks.spawn(run_one(scopes.clone(), name.clone(), q));
+                let (key, lagged) = source(name, queries);
+                let q = queries[key].clone();
+                on_event(Event::Started(name));
+                tasks.spawn(run_one(scopes.clone(), name.clone(), q, lagged));
             }
         }
         let Some(joined) = tasks.join_next().await else { break };
         match joined {
             Ok(Ok(r)) => {
-                on_done(&r);
-                done.insert(r.name.clone(), r);
+                on_event(Event::Done(&r));
+                finished.insert(r.name.clone());
+                let name = r.name.clone();
+                done.insert(name.clone(), r);
+                for d in &graph.deps[&name] {
+                    let left = readers.get_mut(d.as_str()).expect("counted");
+                    *left -= 1;
+                    if *left == 0 && options.keep.as_ref().is_some_and(|k| !k.contains(d)) {
+                        scopes.release(d);
+                        done.remove(d);
+                    }
+                }
             }
             Ok(Err(p)) => {
                 tasks.abort_all();
@@ -439,6 +557,9 @@ pub async fn run(
             }
         }
     }
+    if let Some(keep) = &options.keep {
+        done.retain(|name, _| keep.contains(name));
+    }
     Ok(done)
 }
 
@@ -448,16 +569,17 @@ pub async fn check(scopes: &Scopes, graph: &Graph, queries: &BTreeMap<String, Qu
     let mut problems = Vec::new();
     let mut failed: BTreeSet<String> = BTreeSet::new();
     for name in &graph.order {
-        let q = &queries[split_lag(name).0];
+        let (key, lagged) = source(name, queries);
+        let q = &queries[key];
         if graph.deps[name].iter().any(|d| failed.contains(d) || !graph.order.contains(d)) {
             failed.insert(name.clone());
             continue;
         }
-        let scope = scopes.of(name);
+        let scope = scopes.of(lagged);
         match plan(&scope.ctx, q, &scope.params).await {
             Ok(plan) => {
                 let schema: SchemaRef = Arc::new(plan.schema().as_arrow().clone());
-                if let Err(p) = scopes.register(name, q, schema, Vec::new()) {
+                if let Err(p) = scopes.register(name, q, schema, Vec::new(), 1) {
                     problems.push(p);
                 }
                 // Creating the physical plan runs the optimizer and type checks that planning skips.

@@ -1,5 +1,5 @@
-//! Query results as the template sees them (rows of named, typed values), and as files: JSON and
-//! CSV.
+//! Query results as the template sees them (rows of named, typed values), and as files: Parquet
+//! (every result, in the archive), JSON (what templates read) and CSV (attachments).
 
 use crate::query::QueryResult;
 use datafusion::arrow::array::*;
@@ -11,17 +11,43 @@ use serde_json::{Map, Value, json};
 /// A result as JSON: `{ "columns": [{name, type}], "rows": [{col: value}], "row_count": n }`.
 /// Dates are ISO strings, timestamps RFC 3339 in UTC, decimals exact strings, nulls null.
 pub fn to_json(r: &QueryResult) -> Value {
-    let columns: Vec<Value> = r.schema.fields().iter().map(|f| json!({ "name": f.name(), "type": type_name(f.data_type()) })).collect();
-    json!({ "columns": columns, "rows": rows(&r.batches), "row_count": r.rows })
+    to_json_limited(r, usize::MAX)
 }
 
-/// Write a result as JSON (the shape of [`to_json`], indented) one batch at a time, so a result of
-/// millions of rows never exists as one JSON value in memory.
-pub fn write_json(r: &QueryResult, out: &mut impl std::io::Write) -> std::io::Result<()> {
+/// [`to_json`] with at most `max_rows` rows; `row_count` is still the result's, and `truncated`
+/// says whether rows were left out.
+pub fn to_json_limited(r: &QueryResult, max_rows: usize) -> Value {
     let columns: Vec<Value> = r.schema.fields().iter().map(|f| json!({ "name": f.name(), "type": type_name(f.data_type()) })).collect();
-    writeln!(out, "{{\n  \"columns\": {},\n  \"row_count\": {},\n  \"rows\": [", serde_json::to_string(&columns)?, r.rows)?;
+    let mut v = json!({ "columns": columns, "rows": rows(&first_rows(&r.batches, max_rows)), "row_count": r.rows });
+    if r.rows > max_rows {
+        v["truncated"] = json!(true);
+    }
+    v
+}
+
+/// The batches' first `max_rows` rows (slices, nothing copied).
+fn first_rows(batches: &[RecordBatch], max_rows: usize) -> Vec<RecordBatch> {
+    let mut out = Vec::new();
+    let mut left = max_rows;
+    for b in batches {
+        if left == 0 {
+            break;
+        }
+        let take = b.num_rows().min(left);
+        out.push(b.slice(0, take));
+        left -= take;
+    }
+    out
+}
+
+/// Write a result as JSON (the shape of [`to_json_limited`], indented) one batch at a time, so a
+/// large result never exists as one JSON value in memory.
+pub fn write_json(r: &QueryResult, max_rows: usize, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    let columns: Vec<Value> = r.schema.fields().iter().map(|f| json!({ "name": f.name(), "type": type_name(f.data_type()) })).collect();
+    let truncated = if r.rows > max_rows { ",\n  \"truncated\": true" } else { "" };
+    writeln!(out, "{{\n  \"columns\": {},\n  \"row_count\": {}{truncated},\n  \"rows\": [", serde_json::to_string(&columns)?, r.rows)?;
     let mut first = true;
-    for b in &r.batches {
+    for b in &first_rows(&r.batches, max_rows) {
         for row in rows(std::slice::from_ref(b)) {
             if !first {
                 writeln!(out, ",")?;
@@ -174,6 +200,41 @@ pub fn write_csv(r: &QueryResult, max_rows: usize, out: &mut impl std::io::Write
         left -= take;
     }
     Ok(())
+}
+
+/// Write a result as a Parquet file (zstd), with its Arrow schema so it reads back with the same
+/// types. Batches are written as they are: nothing is copied.
+pub fn write_parquet(r: &QueryResult, out: impl std::io::Write + Send) -> Result<(), datafusion::parquet::errors::ParquetError> {
+    use datafusion::parquet::basic::{Compression, ZstdLevel};
+    use datafusion::parquet::file::properties::WriterProperties;
+    let props = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?)).build();
+    let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(out, r.schema.clone(), Some(props))?;
+    for b in &r.batches {
+        w.write(b)?;
+    }
+    w.close()?;
+    Ok(())
+}
+
+/// Read a result written by [`write_parquet`].
+pub fn read_parquet(path: &std::path::Path) -> Result<QueryResult, datafusion::parquet::errors::ParquetError> {
+    let started = std::time::Instant::now();
+    let file = std::fs::File::open(path)?;
+    let reader = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)?.build()?;
+    let schema = reader.schema();
+    let batches = reader.collect::<Result<Vec<_>, _>>()?;
+    let name = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    let result_bytes = batches.iter().map(|b| b.get_array_memory_size()).sum();
+    Ok(QueryResult {
+        name,
+        schema,
+        rows: batches.iter().map(|b| b.num_rows()).sum(),
+        batches,
+        elapsed: started.elapsed(),
+        peak_bytes: 0,
+        result_bytes,
+        spilled_bytes: 0,
+    })
 }
 
 /// A result as a text table for the terminal.

@@ -182,7 +182,7 @@ pub async fn run(ctx: &Ctx<'_>, job: &Job, period: Period, due_at: DateTime<Utc>
                 )?;
                 let mut record = r.record;
                 record.outcome = "rendered".into();
-                let _ = record.write(&dir, "run.json");
+                let _ = record.write(&dir, archive::record_name(&dir, "rendered"));
                 ctx.pauses.at("after-render");
                 (r.sender, r.bytes, Some(record), false)
             }
@@ -425,7 +425,9 @@ fn write_outcome(
     notice: Option<String>,
     now: DateTime<Utc>,
 ) -> Option<PathBuf> {
-    let path = dir.join("run.json");
+    // A forced resend that fails never replaces the record of the earlier send.
+    let name = archive::record_name(dir, state.as_str());
+    let path = dir.join(name);
     let smtp_reply = deliveries.iter().find(|d| d.state == "sent").map(|d| d.reply.clone());
     match record {
         Some(mut r) => {
@@ -435,7 +437,7 @@ fn write_outcome(
             r.smtp_reply = smtp_reply;
             r.notice = notice;
             r.finished_at = pipeline::iso(now);
-            r.write(dir, "run.json").ok().map(|_| path)
+            r.write(dir, name).ok().map(|_| path)
         }
         None => {
             if !path.exists() {

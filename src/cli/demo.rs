@@ -19,6 +19,7 @@ pub struct DemoArgs {
 }
 
 pub async fn run(root: &Path, a: DemoArgs) -> anyhow::Result<u8> {
+    pareto::progress::enable();
     if !root.join("pareto.toml").is_file() {
         eprintln!("error: no pareto.toml here or above; run `pareto demo` inside the pareto repository (or a project made from it)");
         return Ok(exit::USAGE);

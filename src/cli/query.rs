@@ -1,5 +1,6 @@
 //! `pareto query`: ad-hoc SQL against the lake, where a data team tries a query first. The
-//! project's queries can be read as tables and the period parameters are bound.
+//! project's queries can be read as tables (computed, or as a past run archived them), the period
+//! parameters are bound, and `--explain` shows where the time went.
 
 use clap::{Args, ValueEnum};
 use pareto::exit;
@@ -37,6 +38,14 @@ pub struct QueryArgs {
     /// Print at most this many rows in table format.
     #[arg(long, default_value_t = 100)]
     pub max_rows: usize,
+    /// Run the queries it reads, then run it with EXPLAIN ANALYZE and print the plan with each
+    /// operator's rows, time and memory.
+    #[arg(long)]
+    pub explain: bool,
+    /// Read the results a run archived (`JOB`, its latest period, or `JOB/PERIOD`) as tables,
+    /// instead of computing those queries: last week's `customer_facts` as it was.
+    #[arg(long, value_name = "JOB[/PERIOD]")]
+    pub from_archive: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -116,28 +125,63 @@ pub async fn run(root: &Path, a: QueryArgs) -> anyhow::Result<u8> {
     job_for_params.lake = lake_spec.clone();
     let period = Period::last_complete(kind, as_of, tz);
 
+    let archived = match &a.from_archive {
+        Some(spec) => match archived_results(&project, spec) {
+            Ok(a) => a,
+            Err(message) => {
+                eprintln!("error: --from-archive {spec}: {message}");
+                return Ok(exit::USAGE);
+            }
+        },
+        None => BTreeMap::new(),
+    };
+
     const NAME: &str = "__adhoc";
-    let extra = BTreeMap::from([(NAME.to_string(), QueryFile::new(NAME, shown, sql))]);
+    let q = QueryFile::new(NAME, shown, sql);
+    let extra = BTreeMap::from([(NAME.to_string(), q.clone())]);
     let result: Result<_, Vec<Problem>> = async {
-        let prepared = pipeline::prepare(&project, &job_for_params, &[NAME.to_string()], extra, &period, as_of, false)
+        let prepared = pipeline::prepare_with(&project, &job_for_params, &[NAME.to_string()], extra, &archived, &period, as_of, false)
             .await
             .map_err(|e| vec![Problem::new(None, e.to_string())])?;
         if let Some(e) = prepared.lake_problems.into_iter().next() {
             return Err(vec![Problem::new(None, e.to_string())]);
         }
-        let graph = prepared.graph.ok()?;
+        let mut graph = prepared.graph.ok()?;
         if let Some(why) = graph.skipped.get(NAME) {
             return Err(vec![Problem::new(None, format!("cannot run: {why}"))]);
         }
-        let mut results = query::run(&prepared.scopes, &graph, &prepared.queries, |_| {}).await.map_err(|e| match e {
+        let as_problems = |e: query::QueryError| match e {
             query::QueryError::Problems(ps) => ps,
             other => vec![Problem::new(None, other.to_string())],
-        })?;
-        Ok(results.remove(NAME).expect("the ad-hoc query ran"))
+        };
+        if a.explain {
+            // Everything it reads first, then the query itself under EXPLAIN ANALYZE.
+            graph.order.retain(|n| n != NAME);
+            let options = query::RunOptions { keep: Some(Default::default()), parallel: project.config.parallel_queries };
+            let mut keep_all = options.clone();
+            keep_all.keep = None;
+            query::run(&prepared.scopes, &graph, &prepared.queries, &keep_all, |_| {}).await.map_err(as_problems)?;
+            let ctx = &prepared.scopes.current.ctx;
+            let plan = query::plan(ctx, &q, &prepared.scopes.current.params).await.map_err(|p| vec![p])?;
+            let explained = async {
+                let df = ctx.execute_logical_plan(plan).await?;
+                df.explain(false, true)?.collect().await
+            }
+            .await
+            .map_err(|e| vec![query::sql_problem(&q, &e)])?;
+            return Ok(Err(explained));
+        }
+        let options = query::RunOptions { keep: Some([NAME.to_string()].into()), parallel: project.config.parallel_queries };
+        let mut results = query::run(&prepared.scopes, &graph, &prepared.queries, &options, |_| {}).await.map_err(as_problems)?;
+        Ok(Ok(results.remove(NAME).expect("the ad-hoc query ran")))
     }
     .await;
     let r = match result {
-        Ok(r) => r,
+        Ok(Ok(r)) => r,
+        Ok(Err(explained)) => {
+            print_explained(&explained);
+            return Ok(exit::OK);
+        }
         Err(ps) => {
             super::print_problems(&ps);
             return Ok(exit::JOB_FAILED);
@@ -173,6 +217,71 @@ pub async fn run(root: &Path, a: QueryArgs) -> anyhow::Result<u8> {
         Format::Json => println!("{}", serde_json::to_string_pretty(&results::to_json(&r))?),
     }
     Ok(exit::OK)
+}
+
+/// EXPLAIN ANALYZE's output: the plan text of each row (the physical plan with its metrics).
+fn print_explained(batches: &[datafusion::arrow::record_batch::RecordBatch]) {
+    use datafusion::arrow::array::{Array, StringArray};
+    for b in batches {
+        let (Some(kind), Some(plan)) = (b.column_by_name("plan_type"), b.column_by_name("plan")) else {
+            println!("{}", results::to_pretty(std::slice::from_ref(b)));
+            continue;
+        };
+        let (Some(kind), Some(plan)) = (kind.as_any().downcast_ref::<StringArray>(), plan.as_any().downcast_ref::<StringArray>()) else {
+            println!("{}", results::to_pretty(std::slice::from_ref(b)));
+            continue;
+        };
+        for i in 0..b.num_rows() {
+            if !kind.is_null(i) {
+                println!("-- {}", kind.value(i));
+            }
+            println!("{}", plan.value(i));
+        }
+    }
+}
+
+/// The results a run archived as Parquet, by name: `JOB` (its latest period) or `JOB/PERIOD`.
+fn archived_results(project: &pareto::project::Project, spec: &str) -> Result<BTreeMap<String, PathBuf>, String> {
+    let (job, period) = match spec.split_once('/') {
+        Some((j, p)) => (j, Some(p)),
+        None => (spec, None),
+    };
+    let job_dir = project.config.archive.join(job);
+    let dir = match period {
+        Some(p) => job_dir.join(p),
+        None => {
+            // The latest period that has results: its own folder before a preview of it.
+            let mut runs: Vec<String> = std::fs::read_dir(&job_dir)
+                .map_err(|e| format!("no archive for job `{job}` in {} ({e})", job_dir.display()))?
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .filter(|n| !n.starts_with('.') && job_dir.join(n).join("results").is_dir())
+                .collect();
+            runs.sort_by(|a, b| {
+                (a.trim_end_matches(".preview"), !a.ends_with(".preview")).cmp(&(b.trim_end_matches(".preview"), !b.ends_with(".preview")))
+            });
+            match runs.last() {
+                Some(latest) => job_dir.join(latest),
+                None => return Err(format!("job `{job}` has no archived run with results in {}", job_dir.display())),
+            }
+        }
+    };
+    let results = dir.join("results");
+    let entries = std::fs::read_dir(&results).map_err(|e| format!("cannot read {} ({e})", results.display()))?;
+    let mut out = BTreeMap::new();
+    for e in entries.filter_map(|e| e.ok()) {
+        let path = e.path();
+        if path.extension().is_some_and(|x| x == "parquet")
+            && let Some(stem) = path.file_stem()
+        {
+            out.insert(stem.to_string_lossy().to_string(), path);
+        }
+    }
+    if out.is_empty() {
+        return Err(format!("{} holds no Parquet results (runs before pareto 0.2 archived JSON and CSV only)", results.display()));
+    }
+    eprintln!("reading {} archived result(s) from {}", out.len(), dir.display());
+    Ok(out)
 }
 
 /// A stand-in job for binding the period parameters when no job is named.

@@ -30,6 +30,7 @@ pub struct RunArgs {
 }
 
 pub async fn run(root: &Path, a: RunArgs) -> anyhow::Result<u8> {
+    pareto::progress::enable();
     let project = match super::load(root) {
         Ok(p) => p,
         Err(code) => return Ok(code),

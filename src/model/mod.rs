@@ -9,11 +9,12 @@ use crate::project::QueryFile;
 use crate::spec::job::Job;
 use std::collections::BTreeMap;
 
-/// The queries a job's models add: `value_tiers` from `[scoring]`.
+/// The queries a job's models add: `value_tiers` from `[scoring]`, over `value_tiers_scores`.
 pub fn queries(job: &Job) -> BTreeMap<String, QueryFile> {
     let mut out = BTreeMap::new();
     if let Some(s) = &job.scoring {
         let file = format!("{} [scoring]", job.file.display());
+        out.insert(scoring::SCORES.to_string(), QueryFile::new(scoring::SCORES, file.clone(), scoring::scores_sql(s)));
         out.insert(scoring::TABLE.to_string(), QueryFile::new(scoring::TABLE, file, scoring::sql(s)));
     }
     out

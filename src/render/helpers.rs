@@ -246,7 +246,13 @@ fn grid(h: &Helper, r: &Handlebars, ctx: &Context) -> Result<Grid, RenderError> 
         .iter()
         .map(|r| columns.iter().map(|(n, _)| grey_rules.iter().any(|(c, f)| c == n && r.get(f) == Some(&Value::Bool(true)))).collect())
         .collect();
-    Ok(Grid { more: rows.len().saturating_sub(shown.len()), columns, rows: shown, grey, off: None })
+    // A result cut at `[render] max_rows` still knows its full size (`row_count`).
+    let truncated = result.get("truncated") == Some(&Value::Bool(true));
+    let all = match result.get("row_count").and_then(|n| n.as_u64()) {
+        Some(n) if truncated && filters.is_empty() => n as usize,
+        _ => rows.len(),
+    };
+    Ok(Grid { more: all.saturating_sub(shown.len()), columns, rows: shown, grey, off: None })
 }
 
 fn numeric(f: ColumnFormat) -> bool {

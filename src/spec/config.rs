@@ -62,6 +62,7 @@ struct RawDefaults {
 #[serde(deny_unknown_fields)]
 struct RawRender {
     strict: Option<bool>,
+    max_rows: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -69,6 +70,8 @@ struct RawRender {
 struct RawLake {
     contract: Option<bool>,
     timeout_secs: Option<u64>,
+    memory_limit: Option<String>,
+    parallel_queries: Option<usize>,
 }
 
 /// How the SMTP connection is secured.
@@ -125,12 +128,19 @@ pub struct Config {
     pub serve: Serve,
     /// The longest a run may spend reading the lake and running its queries.
     pub lake_timeout: std::time::Duration,
+    /// `[lake] memory_limit` (or `PARETO_MEMORY_LIMIT`): bytes the queries of a run may hold at
+    /// once; sorts and aggregations spill to the temp folder beyond it. `None`: no limit.
+    pub memory_limit: Option<usize>,
+    /// `[lake] parallel_queries`: queries of a run running at once, at most.
+    pub parallel_queries: usize,
     pub timezone: Option<String>,
     pub lake: Option<String>,
     /// `PARETO_LAKE`: replaces every job's lake (an operator pointing all jobs at another copy).
     pub lake_override: Option<String>,
     pub currency: String,
     pub strict: bool,
+    /// `[render] max_rows`: rows of each result a template (and alert) sees, at most.
+    pub max_rows: usize,
     pub contract: bool,
 }
 
@@ -234,6 +244,26 @@ pub fn load(root: &Path, env: &BTreeMap<String, String>) -> Result<Config, Vec<P
     if lake_timeout == 0 {
         bad("lake.timeout_secs", "must be at least 1 second".into());
     }
+    let memory_limit = match var("PARETO_MEMORY_LIMIT").or(raw.lake.memory_limit.clone()) {
+        None => None,
+        Some(text) => match parse_bytes(&text) {
+            Some(n) if n >= 16 << 20 => Some(n),
+            Some(_) => {
+                bad("lake.memory_limit", format!("`{text}` is less than 16MiB, too little for any query"));
+                None
+            }
+            None => {
+                bad("lake.memory_limit", format!("`{text}` is not a size such as \"1GiB\", \"512MiB\" or \"2GB\""));
+                None
+            }
+        },
+    };
+    // Under a memory limit the queries run one at a time by default: each then has the whole pool,
+    // and an aggregation that spills still has room to merge what it spilled.
+    let parallel_queries = raw.lake.parallel_queries.unwrap_or(if memory_limit.is_some() { 1 } else { 2 });
+    if parallel_queries == 0 {
+        bad("lake.parallel_queries", "must be at least 1".into());
+    }
     let state = var("PARETO_STATE").or(raw.state).unwrap_or_else(|| "state".into());
     let timezone = raw.defaults.timezone;
     if let Some(tz) = &timezone
@@ -257,6 +287,8 @@ pub fn load(root: &Path, env: &BTreeMap<String, String>) -> Result<Config, Vec<P
             max_attempts,
         },
         lake_timeout: std::time::Duration::from_secs(lake_timeout),
+        memory_limit,
+        parallel_queries,
         smtp: Smtp {
             host: var("PARETO_SMTP_HOST").or(raw.smtp.host).unwrap_or_else(|| "localhost".into()),
             port,
@@ -274,6 +306,45 @@ pub fn load(root: &Path, env: &BTreeMap<String, String>) -> Result<Config, Vec<P
         lake_override: var("PARETO_LAKE"),
         currency: raw.defaults.currency.unwrap_or_else(|| "USD".into()),
         strict: raw.render.strict.unwrap_or(true),
+        max_rows: raw.render.max_rows.unwrap_or(10_000),
         contract: raw.lake.contract.unwrap_or(true),
     })
+}
+
+/// A size such as `1GiB`, `512 MiB`, `2GB` or `1048576` (bytes), as bytes.
+pub fn parse_bytes(text: &str) -> Option<usize> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kib" | "k" => 1024.0,
+        "mib" | "m" => 1024.0 * 1024.0,
+        "gib" | "g" => 1024.0 * 1024.0 * 1024.0,
+        "tib" | "t" => 1024.0_f64.powi(4),
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "tb" => 1e12,
+        _ => return None,
+    };
+    let bytes = n * factor;
+    (bytes.is_finite() && bytes >= 0.0 && bytes < usize::MAX as f64).then_some(bytes as usize)
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::parse_bytes;
+
+    #[test]
+    fn sizes_read_in_binary_and_decimal_units() {
+        assert_eq!(parse_bytes("1GiB"), Some(1 << 30));
+        assert_eq!(parse_bytes("512 MiB"), Some(512 << 20));
+        assert_eq!(parse_bytes("2GB"), Some(2_000_000_000));
+        assert_eq!(parse_bytes("1.5g"), Some(3 << 29));
+        assert_eq!(parse_bytes("1048576"), Some(1 << 20));
+        assert_eq!(parse_bytes("lots"), None);
+        assert_eq!(parse_bytes("1 parsec"), None);
+    }
 }

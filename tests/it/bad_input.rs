@@ -391,11 +391,11 @@ fn a_helper_given_a_field_the_data_lacks_in_strict_mode() {
 fn a_query_name_with_a_double_underscore_is_refused() {
     let server = SmtpServer::start(Options::default());
     let p = mini(&server);
-    p.file("queries/totals__prev.sql", "SELECT 1 AS one\n");
+    p.file("queries/tot__als.sql", "SELECT 1 AS one\n");
     let out = p.run(&["check"]);
     out.expect(2);
     assert!(
-        out.stdout.starts_with("queries/totals__prev.sql: `totals__prev`: a query name may not contain `__` (`name__prev` means a query's result for the previous period)"),
+        out.stdout.starts_with("queries/tot__als.sql: `tot__als`: a query name may not contain `__` (`name__prev` means a query's result for the previous period; a file `name__prev.sql` defines it)"),
         "{}",
         out.stdout
     );

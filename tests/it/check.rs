@@ -8,7 +8,7 @@ fn the_bundled_project_checks_out() {
     lake::write(&p.root);
     let out = p.run(&["check"]);
     out.expect(0);
-    assert_eq!(out.stdout.trim(), "ok: 3 job(s), 23 query file(s) and their templates check out");
+    assert_eq!(out.stdout.trim(), "ok: 3 job(s), 25 query file(s) and their templates check out");
 }
 
 #[test]
@@ -71,8 +71,10 @@ ok: 1 job(s), 2 query file(s) and their templates check out
         p.read("archive/mrr/2026-10.preview/report.txt"),
         "Not available: the lake `lake` has no table `subscriptions`.\nmissing: subscriptions\n"
     );
-    let facts = p.read("archive/mrr/2026-10.preview/results/facts.csv");
-    assert_eq!(facts, "customer_id,mrr\n1,0.00\n2,0.00\n3,0.00\n4,0.00\n");
+    let facts = p.result("archive/mrr/2026-10.preview/results", "facts");
+    let mrr: Vec<(i64, &str)> =
+        facts["rows"].as_array().unwrap().iter().map(|r| (r["customer_id"].as_i64().unwrap(), r["mrr"].as_str().unwrap())).collect();
+    assert_eq!(mrr, vec![(1, "0.00"), (2, "0.00"), (3, "0.00"), (4, "0.00")]);
 }
 
 #[test]

@@ -101,14 +101,17 @@ fn weekly_report_arrives_as_multipart_email_matching_the_archive() {
     assert_eq!(headline["rows"][0]["prev_revenue"], "100.00");
     assert_eq!(headline["rows"][0]["orders"], 4);
     assert_eq!(headline["rows"][0]["aov"], 350.0);
-    let facts: serde_json::Value = serde_json::from_str(&p.read(&format!("{RUN_DIR}/results/customer_facts.json"))).unwrap();
+    let facts = p.result(&format!("{RUN_DIR}/results"), "customer_facts");
     let acme = facts["rows"].as_array().unwrap().iter().find(|r| r["customer_id"] == 1).unwrap();
     assert_eq!(acme["signup_date"], "2024-01-10");
     assert_eq!(facts["columns"][5], serde_json::json!({"name": "signup_date", "type": "date"}));
+    // Attachments are archived as CSV exactly as attached; every result as Parquet.
     assert_eq!(
-        p.read(&format!("{RUN_DIR}/results/tier_summary.csv")).lines().next().unwrap(),
-        "tier,members,member_share,revenue,revenue_share,margin_share,arr,mean_score,promise,first_reply_hours,resolution_hours"
+        p.read(&format!("{RUN_DIR}/results/top_customers.csv")).lines().next().unwrap(),
+        "customer_id,name,company_size,country,orders,revenue,revenue_share"
     );
+    assert!(p.path(&format!("{RUN_DIR}/results/tier_summary.parquet")).is_file());
+    assert!(!p.path(&format!("{RUN_DIR}/results/tier_summary.csv")).exists());
 
     let run: serde_json::Value = serde_json::from_str(&p.read(&format!("{RUN_DIR}/run.json"))).unwrap();
     assert_eq!(run["outcome"], "sent");
@@ -119,12 +122,21 @@ fn weekly_report_arrives_as_multipart_email_matching_the_archive() {
     let rows: Vec<(String, u64)> =
         run["queries"].as_array().unwrap().iter().map(|q| (q["name"].as_str().unwrap().to_string(), q["rows"].as_u64().unwrap())).collect();
     // Every query, in an order where each comes after those it reads, with its row count.
-    assert_eq!(rows.len(), 22, "{rows:?}");
-    for (name, n) in [("customer_facts", 4), ("customer_facts__prev", 3), ("value_tiers__prev", 3), ("headline", 1), ("top_customers", 4)] {
+    assert_eq!(rows.len(), 25, "{rows:?}");
+    for (name, n) in [
+        ("customer_orders", 4),
+        ("customer_facts", 4),
+        ("customer_facts__prev", 3),
+        ("value_tiers_scores", 4),
+        ("value_tiers__prev", 3),
+        ("headline", 1),
+        ("top_customers", 4),
+    ] {
         assert!(rows.contains(&(name.to_string(), n)), "{name}: {rows:?}");
     }
     let at = |n: &str| rows.iter().position(|(q, _)| q == n).unwrap();
     assert!(at("customer_facts") < at("value_tiers") && at("value_tiers") < at("tier_summary"), "{rows:?}");
+    assert!(at("customer_orders") < at("customer_facts__prev") && at("value_tiers_scores") < at("value_tiers"), "{rows:?}");
     assert!(run["smtp_reply"].as_str().unwrap().starts_with("250 "));
 }
 
@@ -194,7 +206,15 @@ fn dry_run_archives_everything_and_sends_nothing() {
     assert_eq!(out.stdout.lines().nth(1).unwrap(), "report: archive/weekly-leadership/2026-W47.preview/report.html");
     assert!(server.received().is_empty());
     let preview = format!("{RUN_DIR}.preview");
-    for f in ["report.html", "report.txt", "message.eml", "run.json", "results/headline.json", "results/headline.csv"] {
+    for f in [
+        "report.html",
+        "report.txt",
+        "message.eml",
+        "run.json",
+        "results/headline.json",
+        "results/headline.parquet",
+        "results/top_customers.csv",
+    ] {
         assert!(p.path(&format!("{preview}/{f}")).is_file(), "{f}");
     }
     let run: serde_json::Value = serde_json::from_str(&p.read(&format!("{preview}/run.json"))).unwrap();

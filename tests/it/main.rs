@@ -9,6 +9,7 @@ mod email;
 mod hardening;
 mod model;
 mod s3;
+mod scale;
 mod service;
 mod support;
 mod value;

@@ -49,7 +49,7 @@ quantiles = 4
 "#,
     );
     p.run(&["run", "groups", "--as-of", "2026-11-23", "--dry-run"]).expect(0);
-    let v: Value = serde_json::from_str(&p.read("archive/groups/2026-W47.preview/results/facts.json")).unwrap();
+    let v = p.result("archive/groups/2026-W47.preview/results", "facts");
     let got: Vec<Value> = v["rows"]
         .as_array()
         .unwrap()
@@ -85,7 +85,7 @@ lower_is_better = true
 "#,
     );
     p.run(&["run", "groups", "--as-of", "2026-11-23", "--dry-run"]).expect(0);
-    let v: Value = serde_json::from_str(&p.read("archive/groups/2026-W47.preview/results/facts.json")).unwrap();
+    let v = p.result("archive/groups/2026-W47.preview/results", "facts");
     let got: Vec<Value> =
         v["rows"].as_array().unwrap().iter().map(|r| json!([r["customer_id"], r["recency"], r["recency_category"], r["tier"]])).collect();
     assert_eq!(got, vec![json!([1, 6, 2, "A"]), json!([2, 5, 3, "A"]), json!([3, 0, 3, "A"]), json!([4, 7, 1, "Exit"])]);
@@ -139,7 +139,7 @@ fn invariants_on_the_demo_lake() {
     p.run(&["generate", "--out", "lake", "--customers", "1500", "--seed", "11", "--until", "2026-11-23"]).expect(0);
     p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23", "--dry-run"]).expect(0);
     let rows = |q: &str| -> Vec<Value> {
-        let v: Value = serde_json::from_str(&p.read(&format!("archive/weekly-leadership/2026-W47.preview/results/{q}.json"))).unwrap();
+        let v = p.result("archive/weekly-leadership/2026-W47.preview/results", q);
         v["rows"].as_array().unwrap().clone()
     };
     let f = |v: &Value| v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap_or(0.0);

@@ -17,7 +17,7 @@ fn project() -> TestProject {
 }
 
 fn rows(p: &TestProject, dir: &str, query: &str) -> Vec<Value> {
-    let v: Value = serde_json::from_str(&p.read(&format!("archive/{dir}/results/{query}.json"))).unwrap();
+    let v = p.result(&format!("archive/{dir}/results"), query);
     v["rows"].as_array().unwrap().clone()
 }
 

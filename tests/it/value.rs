@@ -30,7 +30,7 @@ fn run_weekly() -> TestProject {
 }
 
 fn rows(p: &TestProject, query: &str) -> Vec<Value> {
-    let v: Value = serde_json::from_str(&p.read(&format!("archive/weekly-leadership/2026-W47.preview/results/{query}.json"))).unwrap();
+    let v = p.result("archive/weekly-leadership/2026-W47.preview/results", query);
     v["rows"].as_array().unwrap().clone()
 }
 
@@ -109,7 +109,20 @@ fn the_value_model_scores_ranks_refines_and_exits() {
     same(by(&t, "customer_id", json!(2)), json!({"revenue_category": 3, "margin_category": 1, "strategic_category": 3}));
     same(by(&t, "customer_id", json!(4)), json!({"revenue_category": 1, "margin_category": 2, "tenure_category": 1}));
 
-    let prev = rows(&p, "value_tiers__prev");
+    // The previous period's tiers are in that period's own folder; here, computed on the spot.
+    let out = p.run(&[
+        "query",
+        "SELECT * FROM value_tiers__prev",
+        "--job",
+        "weekly-leadership",
+        "--as-of",
+        "2026-11-23T07:00",
+        "--format",
+        "json",
+    ]);
+    out.expect(0);
+    let prev: Value = serde_json::from_str(&out.stdout).unwrap();
+    let prev = prev["rows"].as_array().unwrap().clone();
     let prev: Vec<(i64, &str, f64)> =
         prev.iter().map(|r| (r["customer_id"].as_i64().unwrap(), r["tier"].as_str().unwrap(), r["total"].as_f64().unwrap())).collect();
     assert_eq!(prev, vec![(1, "A", 28.0), (2, "B", 19.0), (4, "Exit", 10.0)]);

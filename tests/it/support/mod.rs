@@ -99,6 +99,19 @@ impl TestProject {
         std::fs::read_to_string(self.root.join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
     }
 
+    /// An archived result as the template sees it (`{columns, rows, row_count}`): from
+    /// `<results>/<query>.json` when the run wrote one (the job's own queries), else from the
+    /// Parquet file every result is archived as. `results` is relative to the project.
+    pub fn result(&self, results: &str, query: &str) -> serde_json::Value {
+        let json = self.root.join(results).join(format!("{query}.json"));
+        if json.is_file() {
+            return serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        }
+        let parquet = self.root.join(results).join(format!("{query}.parquet"));
+        let r = pareto::results::read_parquet(&parquet).unwrap_or_else(|e| panic!("read {}: {e}", parquet.display()));
+        pareto::results::to_json(&r)
+    }
+
     /// Run `pareto ARGS` in the project folder.
     pub fn run(&self, args: &[&str]) -> Out {
         let mut cmd = Command::new(BIN);

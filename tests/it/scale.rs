@@ -1,0 +1,170 @@
+//! What keeps a run fast and lean at a real company's size, checked for what it must not change:
+//! the previous period's facts derived in one pass equal the full recomputation, a memory limit
+//! (spilling) gives byte-identical results, the archive keeps every result as Parquet that
+//! `pareto query --from-archive` reads back, and `--explain` shows the plan with its metrics.
+
+use crate::support::TestProject;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// A bundled project on a generated lake of `customers` customers (data to 2026-11-23).
+fn generated(customers: u32) -> TestProject {
+    let p = TestProject::bundled();
+    p.run(&["generate", "--out", "lake", "--customers", &customers.to_string(), "--seed", "21", "--until", "2026-11-23"]).expect(0);
+    p
+}
+
+/// The rows of `pareto query … --format json`, sorted, as text (for comparing sets of rows).
+fn query_rows(p: &TestProject, args: &[&str]) -> Vec<String> {
+    let mut all = vec!["query"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--format", "json"]);
+    let out = p.run(&all);
+    out.expect(0);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    let mut rows: Vec<String> = v["rows"].as_array().unwrap().iter().map(|r| r.to_string()).collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn customer_facts_of_the_previous_period_derived_in_one_pass_equal_the_full_recomputation() {
+    for p in [generated(1500), {
+        let p = TestProject::bundled();
+        crate::support::lake::write(&p.root);
+        p
+    }] {
+        // customer_facts__prev.sql (from this period's customer_orders) …
+        let derived = query_rows(&p, &["SELECT * FROM customer_facts__prev", "--job", "weekly-leadership", "--as-of", "2026-11-23"]);
+        // … against customer_facts.sql run with the previous week's parameters.
+        let full = query_rows(&p, &["-f", "queries/customer_facts.sql", "--job", "weekly-leadership", "--as-of", "2026-11-16"]);
+        assert!(derived.len() > 2, "{} rows", derived.len());
+        assert_eq!(derived.len(), full.len());
+        for (d, f) in derived.iter().zip(&full) {
+            assert_eq!(d, f);
+        }
+    }
+}
+
+/// Every file of a run folder, by path relative to it.
+fn files(dir: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                out.insert(path.strip_prefix(dir).unwrap().display().to_string(), std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_memory_limit_that_makes_queries_spill_gives_byte_identical_results() {
+    // 20,000 customers under a 64 MiB pool: the biggest aggregations (data_quality,
+    // revenue_movements) do not fit and spill to disk.
+    let mut p = generated(20_000);
+    p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23", "--dry-run"]).expect(0);
+    let dir = p.path("archive/weekly-leadership/2026-W47.preview");
+    let unlimited = files(&dir);
+    p.env("PARETO_MEMORY_LIMIT", "64MiB");
+    p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23", "--dry-run"]).expect(0);
+    let limited = files(&dir);
+    assert_eq!(unlimited.keys().collect::<Vec<_>>(), limited.keys().collect::<Vec<_>>());
+    for (name, bytes) in &unlimited {
+        match name.as_str() {
+            // The run's own times and the message's Date header differ from run to run.
+            "run.json" | "message.eml" => continue,
+            n if n.ends_with(".parquet") => {
+                // Parquet files: the same rows (intermediate results have no order of their own).
+                let rows = |b: &[u8]| {
+                    let path = std::env::temp_dir().join(format!("pareto-test-{}-{}", std::process::id(), n.replace('/', "_")));
+                    std::fs::write(&path, b).unwrap();
+                    let r = pareto::results::read_parquet(&path).unwrap();
+                    std::fs::remove_file(&path).unwrap();
+                    let mut rows: Vec<String> = pareto::results::rows(&r.batches).iter().map(|v| v.to_string()).collect();
+                    rows.sort();
+                    (r.schema, rows)
+                };
+                assert!(rows(bytes) == rows(&limited[name]), "{name} differs with a memory limit");
+            }
+            _ => crate::support::same_bytes(&limited[name], bytes),
+        }
+    }
+    // The limited run stayed within its pool, and some of it did spill.
+    let run: Value = serde_json::from_str(&p.read("archive/weekly-leadership/2026-W47.preview/run.json")).unwrap();
+    let queries = run["queries"].as_array().unwrap();
+    for q in queries {
+        assert!(q["peak_mib"].as_f64().unwrap() <= 64.0, "{q}");
+    }
+    assert!(queries.iter().any(|q| q["spilled_mib"].as_f64().unwrap_or(0.0) > 0.0), "nothing spilled: {queries:?}");
+}
+
+#[test]
+fn every_result_is_archived_as_parquet_and_pareto_query_reads_last_weeks_back() {
+    let p = generated(1500);
+    p.run(&["run", "weekly-leadership", "--as-of", "2026-11-16", "--dry-run"]).expect(0);
+    p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23", "--dry-run"]).expect(0);
+    let results = p.path("archive/weekly-leadership/2026-W46.preview/results");
+    let names: Vec<String> = std::fs::read_dir(&results).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+    for q in
+        ["customer_facts.parquet", "customer_orders.parquet", "value_tiers.parquet", "headline.parquet", "headline.json", "exit_list.csv"]
+    {
+        assert!(names.iter().any(|n| n == q), "{q} in {names:?}");
+    }
+    // Intermediate results are not JSON (what templates read is), and the previous period's own
+    // results live in its own folder.
+    assert!(!names.iter().any(|n| n == "customer_facts.json" || n.contains("__prev")), "{names:?}");
+
+    // Last week's customer_facts, read from the archive, is what last week's run computed …
+    let archived = query_rows(&p, &["SELECT * FROM customer_facts", "--from-archive", "weekly-leadership/2026-W46.preview"]);
+    let computed = query_rows(&p, &["SELECT * FROM customer_facts", "--job", "weekly-leadership", "--as-of", "2026-11-16"]);
+    assert_eq!(archived, computed);
+    // … and without a period the latest run's.
+    let out = p.run(&["query", "SELECT COUNT(*) AS n FROM customer_facts", "--from-archive", "weekly-leadership", "--format", "csv"]);
+    out.expect(0);
+    assert!(out.stderr.contains("archive/weekly-leadership/2026-W47.preview"), "{}", out.stderr);
+    let latest = query_rows(&p, &["SELECT COUNT(*) AS n FROM customer_facts", "--job", "weekly-leadership", "--as-of", "2026-11-23"]);
+    assert_eq!(out.stdout, format!("n\n{}\n", serde_json::from_str::<Value>(&latest[0]).unwrap()["n"]));
+
+    let out = p.run(&["query", "SELECT 1", "--from-archive", "nope"]);
+    out.expect(2);
+    assert!(out.stderr.starts_with("error: --from-archive nope: no archive for job `nope` in "), "{}", out.stderr);
+
+    // run.json has each query's time, rows and memory.
+    let run: Value = serde_json::from_str(&p.read("archive/weekly-leadership/2026-W47.preview/run.json")).unwrap();
+    let facts = run["queries"].as_array().unwrap().iter().find(|q| q["name"] == "customer_orders").unwrap();
+    assert!(facts["rows"].as_u64().unwrap() > 1000, "{facts}");
+    assert!(facts["peak_mib"].as_f64().unwrap() > 0.0, "{facts}");
+    assert!(facts["result_mib"].as_f64().unwrap() > 0.0, "{facts}");
+}
+
+#[test]
+fn explain_runs_what_a_query_reads_then_shows_its_plan_with_metrics() {
+    let p = generated(300);
+    let out = p.run(&["query", "-f", "queries/segment_value.sql", "--job", "weekly-leadership", "--as-of", "2026-11-23", "--explain"]);
+    out.expect(0);
+    assert!(out.stdout.starts_with("-- Plan with Metrics\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("AggregateExec"), "{}", out.stdout);
+    assert!(out.stdout.contains("output_rows="), "{}", out.stdout);
+}
+
+#[test]
+fn a_previous_period_file_without_its_query_is_an_error() {
+    let p = TestProject::bundled();
+    crate::support::lake::write(&p.root);
+    p.file("queries/nothing__prev.sql", "SELECT 1 AS x\n");
+    let out = p.run(&["check"]);
+    out.expect(2);
+    assert!(
+        out.stdout.starts_with(
+            "queries/nothing__prev.sql: `nothing__prev` is the previous period of query `nothing`, but there is no queries/nothing.sql; rename it or add that query"
+        ),
+        "{}",
+        out.stdout
+    );
+}
