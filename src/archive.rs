@@ -4,6 +4,7 @@
 //! among the previous run's; single files are written atomically (temp file, fsync, rename).
 
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -39,6 +40,27 @@ pub fn write_atomic_with(
 /// The folder for one job's period.
 pub fn run_dir(archive: &Path, job: &str, period_label: &str) -> PathBuf {
     archive.join(job).join(period_label)
+}
+
+/// Each query's peak memory (MiB) in the job's most recent archived run (its own periods and
+/// previews alike), for scheduling the next run; empty when there is none or it cannot be read.
+pub fn last_peaks(archive: &Path, job: &str) -> BTreeMap<String, f64> {
+    let Ok(entries) = std::fs::read_dir(archive.join(job)) else { return BTreeMap::new() };
+    let newest = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| e.path().join("run.json"))
+        .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
+        .max();
+    let Some((_, path)) = newest else { return BTreeMap::new() };
+    let Ok(text) = std::fs::read_to_string(&path) else { return BTreeMap::new() };
+    let Ok(record) = serde_json::from_str::<serde_json::Value>(&text) else { return BTreeMap::new() };
+    record["queries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|q| Some((q["name"].as_str()?.to_string(), q["peak_mib"].as_f64()?)))
+        .collect()
 }
 
 /// One query's line in `run.json`.

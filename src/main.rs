@@ -5,6 +5,9 @@ mod cli;
 use clap::Parser;
 use std::process::ExitCode;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The log filter from `PARETO_LOG` (`debug`, or directives such as `info,datafusion=debug`).
 /// Handlebars logs every helper's parameters at debug level, which are whole query results
 /// (customer data), and the SQL parser logs each token: both stay at `warn` unless named.

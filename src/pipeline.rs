@@ -457,7 +457,13 @@ async fn stages(
     let staging = archive::Staging::new(dir).map_err(|source| RunError::Archive { path: dir.to_path_buf(), source })?;
     let results_dir = staging.path().join("results");
     let keep: BTreeSet<String> = job.queries.iter().cloned().collect();
-    let options = query::RunOptions { keep: Some(keep), parallel: project.config.parallel_queries };
+    // Queries that held the most memory in the job's last run do not run beside each other.
+    let heavy = archive::last_peaks(&project.config.archive, &job.name)
+        .into_iter()
+        .filter(|(_, mib)| *mib > query::HEAVY_MIB)
+        .map(|(name, _)| name)
+        .collect();
+    let options = query::RunOptions { keep: Some(keep), parallel: project.config.parallel_queries, heavy };
     let mut stats: BTreeMap<String, QueryRecord> = BTreeMap::new();
     let mut writes = Vec::new();
     let mut progress = crate::progress::Progress::new(graph.order.len());

@@ -486,7 +486,13 @@ pub struct RunOptions {
     pub keep: Option<BTreeSet<String>>,
     /// Queries running at once, at most (0: one per core).
     pub parallel: usize,
+    /// Queries known to be heavy (they held more than [`HEAVY_MIB`] in the job's last run): two
+    /// of them never run at the same time, so their peaks do not add up.
+    pub heavy: BTreeSet<String>,
 }
+
+/// A query that held more than this much memory (MiB) in its last run is heavy.
+pub const HEAVY_MIB: f64 = 512.0;
 
 /// What happens while the graph runs, for progress displays and for archiving each result as it
 /// is made.
@@ -517,14 +523,29 @@ pub async fn run(
     let mut done: BTreeMap<String, QueryResult> = BTreeMap::new();
     let mut finished: BTreeSet<String> = BTreeSet::new();
     let mut started: BTreeSet<String> = BTreeSet::new();
+    let mut running: BTreeSet<String> = BTreeSet::new();
+    // The order queries start in when several are ready: first those that read other results (so
+    // a chain finishes and its intermediates are released), then those that start a chain, and
+    // last those that read only the lake and feed nothing (a data-health scan, a support table):
+    // they then run beside the fewest held intermediates, which keeps the peak memory down.
+    let mut by_priority: Vec<&String> = graph.order.iter().collect();
+    by_priority.sort_by_key(|name| match (graph.deps[*name].is_empty(), readers.contains_key(name.as_str())) {
+        (false, _) => 0,
+        (true, true) => 1,
+        (true, false) => 2,
+    });
     let mut tasks = tokio::task::JoinSet::new();
     loop {
-        for name in &graph.order {
+        for name in by_priority.iter().copied() {
             if tasks.len() >= parallel {
                 break;
             }
             if !started.contains(name) && graph.deps[name].iter().all(|d| finished.contains(d)) {
+                if options.heavy.contains(name) && running.iter().any(|r| options.heavy.contains(r)) {
+                    continue;
+                }
                 started.insert(name.clone());
+                running.insert(name.clone());
                 let (key, lagged) = source(name, queries);
                 let q = queries[key].clone();
                 on_event(Event::Started(name));
@@ -534,6 +555,7 @@ pub async fn run(
         let Some(joined) = tasks.join_next().await else { break };
         match joined {
             Ok(Ok(r)) => {
+                running.remove(&r.name);
                 on_event(Event::Done(&r));
                 finished.insert(r.name.clone());
                 let name = r.name.clone();
@@ -671,6 +693,46 @@ fn find_word(sql: &str, word: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Run queries `(name, sql, reads)` in that graph order and return the events as
+    /// `+name` (started) and `-name` (done).
+    async fn events(nodes: &[(&str, &str, &[&str])], parallel: usize, heavy: &[&str]) -> Vec<String> {
+        let queries: BTreeMap<String, QueryFile> =
+            nodes.iter().map(|(n, sql, _)| (n.to_string(), QueryFile::new(*n, format!("queries/{n}.sql"), *sql))).collect();
+        let graph = Graph {
+            order: nodes.iter().map(|(n, _, _)| n.to_string()).collect(),
+            deps: deps(&nodes.iter().map(|(n, _, d)| (*n, *d)).collect::<Vec<_>>()),
+            lake_tables: BTreeSet::new(),
+            skipped: BTreeMap::new(),
+            stand_ins: BTreeSet::new(),
+            problems: Vec::new(),
+        };
+        let scope = || Scope { ctx: SessionContext::new(), params: Arc::new(Params::new()) };
+        let scopes = Scopes { current: scope(), previous: scope() };
+        let options = RunOptions { keep: None, parallel, heavy: heavy.iter().map(|s| s.to_string()).collect() };
+        let mut seen = Vec::new();
+        run(&scopes, &graph, &queries, &options, |e| match e {
+            Event::Started(n) => seen.push(format!("+{n}")),
+            Event::Done(r) => seen.push(format!("-{}", r.name)),
+        })
+        .await
+        .unwrap();
+        seen
+    }
+
+    #[tokio::test]
+    async fn chains_run_before_lake_only_queries_and_heavy_ones_never_overlap() {
+        let slow = "SELECT COUNT(*) AS n FROM generate_series(1, 300000)";
+        // One at a time: a chain's start, then what reads it, then the query that feeds nothing,
+        // although the graph's order lists that first.
+        let seen = events(&[("health", slow, &[]), ("facts", slow, &[]), ("tiers", "SELECT n FROM facts", &["facts"])], 1, &[]).await;
+        assert_eq!(seen, ["+facts", "-facts", "+tiers", "-tiers", "+health", "-health"]);
+        // Four at once, but the two heavy ones one after the other.
+        let seen = events(&[("a", slow, &[]), ("b", slow, &[]), ("c", slow, &[]), ("d", slow, &[])], 4, &["a", "c"]).await;
+        let at = |e: &str| seen.iter().position(|s| s == e).unwrap();
+        assert!(at("-a") < at("+c") || at("-c") < at("+a"), "{seen:?}");
+        assert!(at("+b") < at("-a") && at("+d") < at("-a"), "the others run beside them: {seen:?}");
+    }
 
     fn deps(pairs: &[(&str, &[&str])]) -> BTreeMap<String, BTreeSet<String>> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect())).collect()

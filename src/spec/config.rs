@@ -271,6 +271,17 @@ pub fn load(root: &Path, env: &BTreeMap<String, String>) -> Result<Config, Vec<P
     {
         bad("defaults.timezone", format!("`{tz}` is not an IANA time zone name such as `Europe/Amsterdam`"));
     }
+    // DataFusion's own settings from DATAFUSION_* variables (read again for each session).
+    if let Err(e) = datafusion::prelude::SessionConfig::from_env() {
+        let text = e.to_string();
+        let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty() && *l != "caused by").collect();
+        let what = match lines.first().and_then(|l| l.strip_prefix("Error setting config ")) {
+            Some(key) => format!("`{}` ({key})", key.to_uppercase().replace('.', "_")),
+            None => "a DATAFUSION_* environment variable".to_string(),
+        };
+        let cause = lines.get(1).copied().unwrap_or(text.as_str());
+        problems.push(Problem::new(None, format!("{what}: {cause}; fix or unset it")));
+    }
 
     if !problems.is_empty() {
         return Err(problems);

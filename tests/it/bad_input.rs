@@ -423,3 +423,32 @@ fn a_bad_catch_up_and_daemon_settings() {
     );
     assert!(!p.path("state").exists(), "nothing was started");
 }
+
+#[test]
+fn bad_memory_settings_and_datafusion_variables_are_named() {
+    let server = SmtpServer::start(Options::default());
+    let mut p = mini(&server);
+    p.file("pareto.toml", &format!("{}\n[lake]\nmemory_limit = \"lots\"\nparallel_queries = 0\n", config(server.port, "")));
+    let out = run(&p);
+    refused(&out, &server, 2);
+    assert_eq!(
+        out.stderr,
+        "error: pareto.toml: `lake.memory_limit`: `lots` is not a size such as \"1GiB\", \"512MiB\" or \"2GB\"\n\
+         error: pareto.toml: `lake.parallel_queries`: must be at least 1\n"
+    );
+    p.file("pareto.toml", &config(server.port, ""));
+    p.env("PARETO_MEMORY_LIMIT", "1MiB");
+    fails(&run(&p), &server, 2, "error: pareto.toml: `lake.memory_limit`: `1MiB` is less than 16MiB, too little for any query");
+    p.env("PARETO_MEMORY_LIMIT", "64MiB");
+    p.env("DATAFUSION_EXECUTION_TARGET_PARTITIONS", "two");
+    fails(
+        &run(&p),
+        &server,
+        2,
+        "error: `DATAFUSION_EXECUTION_TARGET_PARTITIONS` (datafusion.execution.target_partitions): Error parsing 'two' as usize; fix or unset it",
+    );
+    // A good one is used, and the report is the same.
+    p.env("DATAFUSION_EXECUTION_TARGET_PARTITIONS", "3");
+    run(&p).expect(0);
+    assert_eq!(server.received().len(), 1);
+}
