@@ -249,7 +249,9 @@ impl Ledger {
         let path = state_dir.join("ledger.sqlite");
         let sql = |source| LedgerError::Sql { path: path.clone(), source };
         let conn = Connection::open(&path).map_err(sql)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(sql)?;
+        // Another process holding the ledger is waited for this long (a test shortens it).
+        let busy_ms = std::env::var("PARETO_TEST_LEDGER_BUSY_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(30_000);
+        conn.busy_timeout(std::time::Duration::from_millis(busy_ms)).map_err(sql)?;
         // WAL lets `pareto history` read while the daemon writes; FULL makes every recorded step
         // survive a power cut, not only a crash.
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;

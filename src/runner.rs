@@ -384,9 +384,14 @@ impl Observer for Recorder<'_, '_> {
         self.keep(r);
     }
 
-    fn handing(&mut self, recipient: &Address) {
-        let r = self.ctx.ledger.handed(self.id, recipient.as_ref(), self.ctx.clock.now());
-        self.keep(r);
+    fn handing(&mut self, recipient: &Address) -> bool {
+        // Nothing goes to the server unless the ledger can say so: after any failed write, and
+        // when this one fails, the message is not handed over (the run fails; a rerun resumes).
+        if self.failure.is_none() {
+            let r = self.ctx.ledger.handed(self.id, recipient.as_ref(), self.ctx.clock.now());
+            self.keep(r);
+        }
+        self.failure.is_none()
     }
 
     fn answered(&mut self, _recipient: &Address) {

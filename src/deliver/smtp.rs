@@ -54,8 +54,11 @@ pub enum Attempt {
 pub trait Observer: Send {
     /// An attempt at `recipient` starts.
     fn attempt(&mut self, _recipient: &Address) {}
-    /// The message bytes are about to go to the server for `recipient`.
-    fn handing(&mut self, _recipient: &Address) {}
+    /// The message bytes are about to go to the server for `recipient`. `false`: do not hand
+    /// them over (the hand-over could not be recorded, so a crash could not tell it happened).
+    fn handing(&mut self, _recipient: &Address) -> bool {
+        true
+    }
     /// The server answered the message for `recipient` (before it is recorded).
     fn answered(&mut self, _recipient: &Address) {}
     /// An attempt at `recipient` ended; a retry waits `_wait` first (when it is `Retry`).
@@ -213,7 +216,12 @@ pub async fn send_one(config: &Smtp, from: Option<&Address>, to: &Address, messa
             Ok(Err(e)) => return before_handover(&server, &e, Stage::Data),
             Ok(Ok(_)) => {}
         }
-        observer.handing(to);
+        if !observer.handing(to) {
+            // Dropping the connection mid-DATA, before the message, leaves the server nothing to deliver.
+            return Attempt::Fatal(format!(
+                "{to}: not handed over to {server}: the ledger could not record the hand-over, so a crash could not tell whether it was sent"
+            ));
+        }
         let answer = tokio::time::timeout(step, conn.message(message)).await;
         match answer {
             Err(_) => Attempt::Unknown(format!(

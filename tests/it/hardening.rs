@@ -162,3 +162,74 @@ fn the_smtp_password_reaches_no_log_record_or_ledger_at_debug_or_trace() {
         }
     }
 }
+
+#[test]
+fn a_hand_over_the_ledger_cannot_record_is_not_made_and_the_rerun_sends_each_recipient_once() {
+    // The server waits 4 s before answering the first RCPT: time for another process to take the
+    // ledger while pareto is between recording the attempt and handing the message over.
+    let server = SmtpServer::start(Options { stalls: vec!["rcpt=4*1"], ..Default::default() });
+    let mut p = daily(server.port);
+    p.env("PARETO_TEST_LEDGER_BUSY_MS", "300");
+
+    let out = std::thread::scope(|s| {
+        let run = s.spawn(|| p.run(&["run", "daily", "--as-of", "2026-11-17"]));
+        // Once the first attempt is recorded, hold the ledger until the run gives up.
+        let db = p.path("state/ledger.sqlite");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let conn = loop {
+            assert!(std::time::Instant::now() < deadline, "the run never recorded an attempt");
+            if let Ok(c) = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE) {
+                let attempts: Option<i64> = c.query_row("SELECT MAX(attempts) FROM deliveries", [], |r| r.get(0)).unwrap_or(None);
+                if attempts.unwrap_or(0) > 0 {
+                    c.execute_batch("BEGIN EXCLUSIVE").unwrap();
+                    break c;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let out = run.join().unwrap();
+        conn.execute_batch("COMMIT").unwrap();
+        out
+    });
+    out.expect(1);
+    assert!(out.stderr.contains("database is locked"), "{}", out.stderr);
+    assert!(server.received().is_empty(), "a message went out that the ledger could not record: {}", out.stderr);
+
+    // The rerun finds both recipients pending and sends each exactly once.
+    p.run(&["run", "daily", "--as-of", "2026-11-17"]).expect(0);
+    let mut got: Vec<Vec<String>> = server.received().iter().map(|m| m.rcpt_tos.clone()).collect();
+    got.sort();
+    assert_eq!(got, vec![vec!["a@example.com".to_string()], vec!["b@example.com".to_string()]]);
+}
+
+/// A daily job with two recipients on the hand-made lake, sending to `port`.
+fn daily(port: u16) -> TestProject {
+    let p = TestProject::new();
+    p.file("pareto.toml", &config(port, "retries = 0"));
+    p.file(
+        "jobs/daily.toml",
+        "name = \"daily\"\nschedule = \"0 6 * * *\"\ntimezone = \"Europe/Amsterdam\"\nperiod = \"day\"\nqueries = [\"totals\"]\n\
+         template = \"simple\"\nsubject = \"Totals {{period.label}}\"\nto = [\"a@example.com\", \"b@example.com\"]\n",
+    );
+    p.file("queries/totals.sql", "SELECT COUNT(*) AS orders FROM orders WHERE ordered_at < $period_end\n");
+    p.file("templates/simple.html.hbs", "<p>{{#each results.totals.rows}}{{orders}}{{/each}}</p>\n");
+    p.file("templates/simple.txt.hbs", "{{#each results.totals.rows}}{{orders}}{{/each}}\n");
+    lake::write(&p.root);
+    p
+}
+
+#[test]
+fn a_forced_resend_to_a_dead_server_never_overwrites_the_record_of_the_send() {
+    let server = SmtpServer::start(Options::default());
+    let p = daily(server.port);
+    p.run(&["run", "daily", "--as-of", "2026-11-17"]).expect(0);
+    let sent = p.read("archive/daily/2026-11-16/run.json");
+    p.file("pareto.toml", &config(crate::support::closed_port(), "retries = 0"));
+    let out = p.run(&["run", "daily", "--as-of", "2026-11-17", "--force"]);
+    out.expect(4);
+    assert_eq!(p.read("archive/daily/2026-11-16/run.json"), sent, "the record of the send is untouched");
+    let failed: serde_json::Value = serde_json::from_str(&p.read("archive/daily/2026-11-16/run-failed.json")).unwrap();
+    assert_eq!(failed["outcome"], "failed");
+    assert!(failed["error"].as_str().unwrap().contains("refused"), "{failed}");
+    assert_eq!(server.received().len(), 2, "only the first run's two messages");
+}
