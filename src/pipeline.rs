@@ -419,7 +419,10 @@ async fn stages(
     let config = &project.config;
     // Everything that can be checked before touching the lake is checked first.
     let templates = Templates::load(&project.templates_dir, &project.root, config.strict).map_err(|ps| RenderError::Problems(ps))?;
-    deliver::smtp::preflight(&config.smtp)?;
+    // A dry run sends nothing, so it needs no SMTP password or CA file.
+    if !opts.dry_run {
+        deliver::smtp::preflight(&config.smtp)?;
+    }
     let from = match (&config.from, opts.dry_run) {
         (Some(f), _) => f.clone(),
         (None, true) => "pareto <pareto@localhost>".parse().expect("valid fallback sender"),
@@ -531,7 +534,7 @@ async fn stages(
     for a in job.attach.iter().filter(|a| results.contains_key(*a)) {
         // An email is no place for a million rows: attachments stop at `attach_max_rows` (the
         // archive keeps every row in the Parquet file).
-        let csv = results::to_csv_limited(&results[a], job.attach_max_rows)
+        let csv = results::attachment_csv(&results[a], job.attach_max_rows)
             .map_err(|e| DeliverError::Build(format!("cannot write {a}.csv: {e}")))?;
         write(&format!("results/{a}.csv"), &csv)?;
         attachments.push((format!("{a}-{}.csv", period.label()), csv));

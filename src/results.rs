@@ -188,6 +188,25 @@ pub fn to_csv_limited(r: &QueryResult, max_rows: usize) -> Result<Vec<u8>, dataf
 
 /// Stream the first `max_rows` rows of a result as CSV with a header row.
 pub fn write_csv(r: &QueryResult, max_rows: usize, out: &mut impl std::io::Write) -> Result<(), datafusion::arrow::error::ArrowError> {
+    write_csv_with(r, max_rows, false, out)
+}
+
+/// The first `max_rows` rows of a result as a CSV file to email: text that a spreadsheet would
+/// run as a formula (starting with `=`, `+`, `-`, `@`, a tab or a CR) gets a leading `'`, as
+/// OWASP advises for CSV injection, so a lake value cannot make a recipient's spreadsheet call
+/// out or run anything. Numbers are left as they are (a negative amount stays a number).
+pub fn attachment_csv(r: &QueryResult, max_rows: usize) -> Result<Vec<u8>, datafusion::arrow::error::ArrowError> {
+    let mut buf = Vec::new();
+    write_csv_with(r, max_rows, true, &mut buf)?;
+    Ok(buf)
+}
+
+fn write_csv_with(
+    r: &QueryResult,
+    max_rows: usize,
+    neutralise: bool,
+    out: &mut impl std::io::Write,
+) -> Result<(), datafusion::arrow::error::ArrowError> {
     let mut w = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(out);
     w.write(&RecordBatch::new_empty(r.schema.clone()))?;
     let mut left = max_rows;
@@ -196,10 +215,41 @@ pub fn write_csv(r: &QueryResult, max_rows: usize, out: &mut impl std::io::Write
             break;
         }
         let take = b.num_rows().min(left);
-        w.write(&b.slice(0, take))?;
+        let slice = b.slice(0, take);
+        if neutralise {
+            w.write(&neutralised(&slice)?)?
+        } else {
+            w.write(&slice)?
+        }
         left -= take;
     }
     Ok(())
+}
+
+/// `batch` with every text value a spreadsheet would read as a formula prefixed by `'`.
+fn neutralised(batch: &RecordBatch) -> Result<RecordBatch, datafusion::arrow::error::ArrowError> {
+    use datafusion::arrow::array::{Array, AsArray, StringArray};
+    use datafusion::arrow::compute::cast;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    let risky = |s: &str| s.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let mut fields = Vec::new();
+    let mut columns = Vec::new();
+    for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
+        let text = matches!(f.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+            || matches!(f.data_type(), DataType::Dictionary(_, v) if matches!(**v, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View));
+        if !text {
+            fields.push(f.as_ref().clone());
+            columns.push(c.clone());
+            continue;
+        }
+        let as_utf8 = cast(c, &DataType::Utf8)?;
+        let strings = as_utf8.as_string::<i32>();
+        let safe: StringArray = strings.iter().map(|v| v.map(|s| if risky(s) { format!("'{s}") } else { s.to_string() })).collect();
+        debug_assert_eq!(safe.len(), c.len());
+        fields.push(Field::new(f.name(), DataType::Utf8, f.is_nullable()));
+        columns.push(std::sync::Arc::new(safe) as _);
+    }
+    RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), columns)
 }
 
 /// Write a result as a Parquet file (zstd), with its Arrow schema so it reads back with the same

@@ -60,7 +60,7 @@ fn currency_code(h: &Helper, ctx: &Context) -> String {
 fn number(h: &Helper, r: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
     let v = param(h, r, 0, "number")?;
     let text = format::as_f64(v).map(|f| format::number(f, decimals(h, 0))).unwrap_or_else(|| MISSING.into());
-    out.write(&text)?;
+    out.write(&r.get_escape_fn()(&text))?;
     Ok(())
 }
 
@@ -69,7 +69,7 @@ fn currency(h: &Helper, r: &Handlebars, ctx: &Context, _: &mut RenderContext, ou
     let v = param(h, r, 0, "currency")?;
     let code = currency_code(h, ctx);
     let text = format::as_f64(v).map(|f| format::currency(f, &code, decimals(h, 0))).unwrap_or_else(|| MISSING.into());
-    out.write(&text)?;
+    out.write(&r.get_escape_fn()(&text))?;
     Ok(())
 }
 
@@ -77,7 +77,7 @@ fn currency(h: &Helper, r: &Handlebars, ctx: &Context, _: &mut RenderContext, ou
 fn percent(h: &Helper, r: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
     let v = param(h, r, 0, "percent")?;
     let text = format::as_f64(v).map(|f| format::percent(f, decimals(h, 1))).unwrap_or_else(|| MISSING.into());
-    out.write(&text)?;
+    out.write(&r.get_escape_fn()(&text))?;
     Ok(())
 }
 
@@ -86,7 +86,7 @@ fn date(h: &Helper, r: &Handlebars, _: &Context, _: &mut RenderContext, out: &mu
     let v = param(h, r, 0, "date")?;
     let fmt = h.hash_get("format").and_then(|f| f.value().as_str()).unwrap_or("%-d %b %Y");
     let text = v.as_str().and_then(|s| format::date(s, fmt)).unwrap_or_else(|| MISSING.into());
-    out.write(&text)?;
+    out.write(&r.get_escape_fn()(&text))?;
     Ok(())
 }
 

