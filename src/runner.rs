@@ -75,15 +75,25 @@ impl Done {
 /// `pareto: paused at <step>` to stderr) and waits forever, so a test can `kill -9` it there.
 /// Steps: `after-claim`, `after-render`, `after-accept` (the server took the first recipient's
 /// message, not yet recorded), `mid-send` (the first recipient recorded, the rest not sent).
+/// `PARETO_TEST_PANIC=<step>` (or [`Pauses::panic_at`]) panics there instead, as a bug would.
 #[derive(Debug, Clone, Default)]
-pub struct Pauses(Option<String>);
+pub struct Pauses(Option<String>, Option<String>);
 
 impl Pauses {
     pub fn from_env() -> Pauses {
-        Pauses(std::env::var("PARETO_TEST_PAUSE").ok().filter(|s| !s.is_empty()))
+        let var = |k: &str| std::env::var(k).ok().filter(|s| !s.is_empty());
+        Pauses(var("PARETO_TEST_PAUSE"), var("PARETO_TEST_PANIC"))
+    }
+
+    /// Panic at `step` (a test's stand-in for a bug).
+    pub fn panic_at(step: &str) -> Pauses {
+        Pauses(None, Some(step.to_string()))
     }
 
     fn at(&self, step: &str) {
+        if self.1.as_deref() == Some(step) {
+            panic!("test panic at {step}");
+        }
         if self.0.as_deref() == Some(step) {
             eprintln!("pareto: paused at {step}");
             loop {

@@ -11,6 +11,7 @@ use crate::runner::{self, Ctx, Outcome, Pauses, Trigger};
 use crate::schedule;
 use crate::spec::job::{CatchUp, Job};
 use chrono::{DateTime, Duration, Utc};
+use futures::FutureExt;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -35,6 +36,8 @@ pub struct Daemon {
     pub pauses: Pauses,
     /// On a first start (no watermark for a job), look at the schedule from here, not from now.
     pub from: Option<DateTime<Utc>>,
+    /// Set on SIGTERM: a job's queued periods after the one running are not started.
+    pub stopping: std::sync::atomic::AtomicBool,
 }
 
 /// A job with periods to run, oldest first.
@@ -186,12 +189,31 @@ impl Daemon {
         let Some(job) = self.project.jobs.iter().find(|j| j.name == work.job) else { return };
         let ctx = Ctx { project: &self.project, ledger: &self.ledger, clock: self.clock.as_ref(), pauses: &self.pauses };
         for run in work.runs {
+            if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                tracing::info!(job = %job.name, period = %run.period, "stopping: not starting this period; the next start runs it");
+                return;
+            }
             let period = Period::last_complete(job.period, run.due_at, job.tz);
             if period.label() != run.period {
                 tracing::error!(job = %job.name, period = %run.period, "the ledger's period does not match its due time; run it with `pareto run`");
                 continue;
             }
-            match runner::run(&ctx, job, period, run.due_at, Trigger::Serve).await {
+            // A panic (a bug) in one run must not leave the job marked running for good: it is
+            // recorded as a failed attempt, retried like any other, and the daemon goes on.
+            let attempt = std::panic::AssertUnwindSafe(runner::run(&ctx, job, period, run.due_at, Trigger::Serve)).catch_unwind().await;
+            let result = match attempt {
+                Ok(result) => result,
+                Err(panic) => {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "a panic".into());
+                    self.record_panic(job, &run.period, &what);
+                    continue;
+                }
+            };
+            match result {
                 Ok(Outcome::Done(d)) => {
                     if let Some(n) = d.notice.as_deref().filter(|n| !notify::told(n)) {
                         tracing::warn!(job = %job.name, period = %run.period, notice = %n, "the owners were not told");
@@ -212,6 +234,25 @@ impl Daemon {
                     return;
                 }
             }
+        }
+    }
+
+    /// Record a run that panicked as failed (to be retried after `serve.retry_minutes`, as long
+    /// as attempts are left and nothing was sent: a retry resumes from its outbox).
+    fn record_panic(&self, job: &Job, period: &str, what: &str) {
+        let why = format!("pareto failed unexpectedly ({what}); this is a bug, please report it with the log");
+        tracing::error!(job = %job.name, period = %period, error = %why, "run panicked");
+        let config = &self.project.config;
+        let now = self.clock.now();
+        match self.ledger.get(&job.name, period) {
+            Ok(Some(row)) if row.state.in_flight() => {
+                let retry_at = (row.attempts < config.serve.max_attempts && row.sends == 0).then(|| now + config.serve.retry_after);
+                if let Err(e) = self.ledger.finish(row.id, State::Failed, Some(&why), retry_at, now) {
+                    tracing::error!(job = %job.name, period = %period, error = %e, "cannot record the failed run");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(job = %job.name, period = %period, error = %e, "cannot record the failed run"),
         }
     }
 
@@ -289,6 +330,21 @@ pub async fn run_loop(
 ) -> Result<(), LedgerError> {
     let mut tasks: tokio::task::JoinSet<String> = tokio::task::JoinSet::new();
     let mut running: BTreeSet<String> = BTreeSet::new();
+    // Each task's job, to free the job even when its task panicked.
+    let mut jobs_of = Jobs::new();
+    type Jobs = std::collections::HashMap<tokio::task::Id, String>;
+    fn finish(done: Result<(tokio::task::Id, String), tokio::task::JoinError>, jobs_of: &mut Jobs, running: &mut BTreeSet<String>) {
+        let id = match &done {
+            Ok((id, _)) => *id,
+            Err(e) => {
+                tracing::error!(error = %e, "a job's task ended abnormally; the job is free again");
+                e.id()
+            }
+        };
+        if let Some(job) = jobs_of.remove(&id) {
+            running.remove(&job);
+        }
+    }
     let mut wakeups = if once { None } else { ticks(&daemon.project).await };
     tokio::pin!(stop);
     status.lock().unwrap_or_else(|e| e.into_inner()).started_at = Some(daemon.clock.now());
@@ -306,11 +362,13 @@ pub async fn run_loop(
         for w in due {
             running.insert(w.job.clone());
             let d = daemon.clone();
-            tasks.spawn(async move {
+            let job = w.job.clone();
+            let task = tasks.spawn(async move {
                 let job = w.job.clone();
                 d.work(w).await;
                 job
             });
+            jobs_of.insert(task.id(), job);
         }
         let next = daemon.next_wake(daemon.clock.now());
         {
@@ -320,10 +378,8 @@ pub async fn run_loop(
             s.running = running.iter().cloned().collect();
         }
         if once {
-            while let Some(done) = tasks.join_next().await {
-                if let Ok(job) = done {
-                    running.remove(&job);
-                }
+            while let Some(done) = tasks.join_next_with_id().await {
+                finish(done, &mut jobs_of, &mut running);
             }
             return Ok(());
         }
@@ -333,23 +389,20 @@ pub async fn run_loop(
             Some(_) = async { match wakeups.as_mut() { Some((_, rx)) => rx.recv().await, None => std::future::pending().await } } => {
                 tracing::debug!("cron tick");
             }
-            Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                if let Ok(job) = done {
-                    running.remove(&job);
-                }
+            Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                finish(done, &mut jobs_of, &mut running);
             }
             _ = &mut stop => break,
         }
     }
+    daemon.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
     status.lock().unwrap_or_else(|e| e.into_inner()).stopping = true;
     if !tasks.is_empty() {
         tracing::info!(running = ?running, grace_secs = grace.as_secs(), "stopping: waiting for running jobs to finish");
     }
     let finished = tokio::time::timeout(grace, async {
-        while let Some(done) = tasks.join_next().await {
-            if let Ok(job) = done {
-                running.remove(&job);
-            }
+        while let Some(done) = tasks.join_next_with_id().await {
+            finish(done, &mut jobs_of, &mut running);
         }
     })
     .await;

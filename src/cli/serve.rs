@@ -85,7 +85,14 @@ pub async fn run(root: &Path, a: ServeArgs) -> anyhow::Result<u8> {
         }
     }
     tracing::info!(jobs = project.jobs.len(), state = %config.state.display(), "pareto serve started");
-    let daemon = Arc::new(Daemon { project: Arc::new(project), ledger, clock: Arc::new(SystemClock), pauses: Pauses::from_env(), from });
+    let daemon = Arc::new(Daemon {
+        project: Arc::new(project),
+        ledger,
+        clock: Arc::new(SystemClock),
+        pauses: Pauses::from_env(),
+        from,
+        stopping: Default::default(),
+    });
     let stop = async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
         tokio::select! {

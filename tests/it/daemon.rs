@@ -372,7 +372,14 @@ fn utc(s: &str) -> DateTime<Utc> {
 /// A daemon over `p` on a manual clock, looking at schedules from `from` on a first start.
 fn daemon(p: &crate::support::TestProject, clock: &Arc<ManualClock>, from: DateTime<Utc>) -> Daemon {
     let project = pareto::project::load(&p.root, &BTreeMap::new()).unwrap_or_else(|ps| panic!("{ps:?}"));
-    Daemon { project: Arc::new(project), ledger: Arc::new(ledger(p)), clock: clock.clone(), pauses: Pauses::default(), from: Some(from) }
+    Daemon {
+        project: Arc::new(project),
+        ledger: Arc::new(ledger(p)),
+        clock: clock.clone(),
+        pauses: Pauses::default(),
+        from: Some(from),
+        stopping: Default::default(),
+    }
 }
 
 /// Set the clock to `at`, let the daemon find what is due, and run it to the end.
@@ -779,4 +786,55 @@ fn serve_runs_the_bundled_jobs_on_their_schedules() {
         assert_eq!(notices, usize::from(runs.len() > 1), "{}: one notice for the skipped periods", job.name);
     }
     assert!(!l.history(Some("weekly-leadership"), 10).unwrap().is_empty(), "a week always has a Monday 07:00 in eight days");
+}
+
+#[test]
+fn a_run_that_panics_is_recorded_failed_and_retried_and_the_job_is_not_left_busy() {
+    let server = SmtpServer::start(Options::default());
+    let p = project(server.port, "");
+    let clock = Arc::new(ManualClock::new(utc("2026-11-01T05:00:00Z")));
+    // A bug after rendering, on the first attempt only (the second daemon has none).
+    let buggy = Daemon { pauses: Pauses::panic_at("after-render"), ..daemon(&p, &clock, utc("2026-11-01T05:00:00Z")) };
+    runtime().block_on(async {
+        tick(&buggy, &clock, utc("2026-11-01T06:00:00Z")).await;
+    });
+    let (run, _) = row(&p, "2026-10-31").unwrap();
+    assert_eq!(run.state, State::Failed);
+    assert_eq!(
+        run.error.as_deref(),
+        Some("pareto failed unexpectedly (test panic at after-render); this is a bug, please report it with the log")
+    );
+    assert_eq!(run.next_try_at, Some(utc("2026-11-01T06:30:00Z")));
+    assert!(server.received().is_empty());
+
+    let fixed = daemon(&p, &clock, utc("2026-11-01T05:00:00Z"));
+    runtime().block_on(async {
+        tick(&fixed, &clock, utc("2026-11-01T06:30:00Z")).await;
+        // The next day's period runs as usual: the job is not marked busy.
+        tick(&fixed, &clock, utc("2026-11-02T06:00:00Z")).await;
+    });
+    assert_eq!(row(&p, "2026-10-31").unwrap().0.state, State::Sent);
+    assert_eq!(row(&p, "2026-11-01").unwrap().0.state, State::Sent);
+    assert_eq!(mailbox(&server), BTreeMap::from([("a@example.com".into(), 2), ("b@example.com".into(), 2)]));
+}
+
+#[test]
+fn sigterm_starts_none_of_the_periods_still_queued() {
+    // Three periods to catch up; the first is mid-send (the server takes 2 s to answer) when the
+    // daemon is told to stop: it finishes that one and starts neither of the others.
+    let server = SmtpServer::start(Options { stalls: vec!["data=2*1"], ..Default::default() });
+    let p = project(server.port, "");
+    p.file("jobs/tick.toml", &crate::support::daemon::JOB.replace("name = \"tick\"", "name = \"tick\"\ncatch_up = 3"));
+    let from = (last_due() - Duration::days(2) - Duration::minutes(1)).format("%Y-%m-%dT%H:%M").to_string();
+    let periods: Vec<String> = (0..3).rev().map(|d| period_of(last_due() - Duration::days(d))).collect();
+    let mut daemon = Serve::start(&p, &["--from", &from], &[]);
+    eventually(60, "the daemon starts sending the oldest period", || row(&p, &periods[0]).filter(|(r, _)| r.state == State::Sending));
+    assert_eq!(daemon.term(), 0);
+    assert_eq!(row(&p, &periods[0]).unwrap().0.state, State::Sent);
+    for later in &periods[1..] {
+        let (run, _) = row(&p, later).unwrap();
+        assert_eq!((run.state, run.attempts), (State::Claimed, 0), "{later} was not started");
+    }
+    assert!(daemon.stderr().contains("stopping: not starting this period; the next start runs it"), "{}", daemon.stderr());
+    assert_eq!(mailbox(&server), BTreeMap::from([("a@example.com".into(), 1), ("b@example.com".into(), 1)]));
 }
