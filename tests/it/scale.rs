@@ -34,11 +34,29 @@ fn customer_facts_of_the_previous_period_derived_in_one_pass_equal_the_full_reco
         crate::support::lake::write(&p.root);
         p
     }] {
-        // customer_facts__prev.sql (from this period's customer_orders) …
+        // customer_facts one period back, reading customer_orders__prev.sql (derived from this
+        // period's customer_orders) …
         let derived = query_rows(&p, &["SELECT * FROM customer_facts__prev", "--job", "weekly-leadership", "--as-of", "2026-11-23"]);
         // … against customer_facts.sql run with the previous week's parameters.
         let full = query_rows(&p, &["-f", "queries/customer_facts.sql", "--job", "weekly-leadership", "--as-of", "2026-11-16"]);
         assert!(derived.len() > 2, "{} rows", derived.len());
+        assert_eq!(derived.len(), full.len());
+        for (d, f) in derived.iter().zip(&full) {
+            assert_eq!(d, f);
+        }
+        // The derived order sums themselves equal customer_orders run one period back.
+        // (A window with no orders sums to NULL in customer_orders and to 0 when derived.)
+        let columns = "customer_id, COALESCE(lifetime_revenue, 0) AS lifetime_revenue, COALESCE(lifetime_margin, 0) AS lifetime_margin, \
+                       orders, first_order_at, last_order_at, COALESCE(revenue_12m, 0) AS revenue_12m, \
+                       COALESCE(margin_12m, 0) AS margin_12m, COALESCE(period_revenue, 0) AS period_revenue, period_orders, \
+                       COALESCE(prev_period_revenue, 0) AS prev_period_revenue, prev_period_orders";
+        let derived = query_rows(
+            &p,
+            &[&format!("SELECT {columns} FROM customer_orders__prev"), "--job", "weekly-leadership", "--as-of", "2026-11-23"],
+        );
+        let full =
+            query_rows(&p, &[&format!("SELECT {columns} FROM customer_orders"), "--job", "weekly-leadership", "--as-of", "2026-11-16"]);
+        assert!(derived.len() > 1, "{} rows", derived.len());
         assert_eq!(derived.len(), full.len());
         for (d, f) in derived.iter().zip(&full) {
             assert_eq!(d, f);
