@@ -111,6 +111,13 @@ pub struct Ctx<'a> {
     pub pauses: &'a Pauses,
 }
 
+/// When a failed attempt at `row` is tried again: after `serve.retry_minutes`, while attempts are
+/// left and nothing went out (a forced resend of a period sent before is not retried behind the
+/// operator's back). `None`: not again.
+pub fn retry_at(config: &crate::spec::config::Config, row: &Run, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    (row.attempts < config.serve.max_attempts && row.sends == 0).then(|| now + config.serve.retry_after)
+}
+
 /// Run `job`'s `period`, which fell due at `due_at` (the run is as of then).
 pub async fn run(ctx: &Ctx<'_>, job: &Job, period: Period, due_at: DateTime<Utc>, trigger: Trigger) -> Result<Outcome, LedgerError> {
     let config = &ctx.project.config;
@@ -231,7 +238,7 @@ pub async fn run(ctx: &Ctx<'_>, job: &Job, period: Period, due_at: DateTime<Utc>
     let sent = recipients.iter().filter(|r| r.state == Delivery::Sent).count();
     let of = format!("sent to {sent} of {}", recipients.len());
     // A forced resend of a period that went out before is not retried behind the operator's back.
-    let retry_at = (row.attempts < config.serve.max_attempts && row.sends == 0).then(|| now + config.serve.retry_after);
+    let retry_at = retry_at(config, &row, now);
     let (state, error, next) = if !pending.is_empty() {
         let mut e = format!("{of}; not delivered, to try again: {}", pending.join("; "));
         if !rejected.is_empty() {
@@ -321,7 +328,7 @@ async fn failed_render(
     let now = ctx.clock.now();
     let row = ctx.ledger.run(id)?;
     // A forced resend of a period that went out before is not retried behind the operator's back.
-    let retry_at = (row.attempts < config.serve.max_attempts && row.sends == 0).then(|| now + config.serve.retry_after);
+    let retry_at = retry_at(config, &row, now);
     let held = matches!(failure.error, RunError::Held { .. });
     let state = if held { State::Held } else { State::Failed };
     ctx.ledger.finish(id, state, Some(&failure.error.to_string()), retry_at, now)?;

@@ -246,7 +246,7 @@ impl Daemon {
         let now = self.clock.now();
         match self.ledger.get(&job.name, period) {
             Ok(Some(row)) if row.state.in_flight() => {
-                let retry_at = (row.attempts < config.serve.max_attempts && row.sends == 0).then(|| now + config.serve.retry_after);
+                let retry_at = runner::retry_at(config, &row, now);
                 if let Err(e) = self.ledger.finish(row.id, State::Failed, Some(&why), retry_at, now) {
                     tracing::error!(job = %job.name, period = %period, error = %e, "cannot record the failed run");
                 }
