@@ -6,7 +6,12 @@
 --   duplicate keys              rows sharing a key with an earlier row
 --   orphans                     rows whose customer_id is not in customers
 --   out of range                CSAT outside 1–5, NPS outside 0–10, negative amounts or MRR,
---                               solved before created, non-standard country codes
+--                               amounts or MRR that are not finite numbers (NaN, ±infinity: a
+--                               float column can hold them, and one blanks every sum it is in),
+--                               solved before created, non-standard country codes, and
+--                               timestamps before 1900 or after 2200 (a writer's unit mix-up or
+--                               a sentinel value: every period's query leaves such rows out, so
+--                               only this check shows them)
 -- Each table is read once for its counts (one row per table, then one row per check), and its key
 -- column once more for duplicates, counted by grouping (a COUNT(DISTINCT …) over tens of millions
 -- of keys runs on one core and took 36 s at a million customers).
@@ -25,6 +30,14 @@ tk_keys AS (
     SELECT COALESCE(SUM(n), 0) - COUNT(ticket_id) AS duplicate_keys
     FROM (SELECT ticket_id, COUNT(*) AS n FROM tickets WHERE created_at < $as_of GROUP BY ticket_id)
 ),
+odd AS (
+    SELECT
+        (SELECT COUNT(*) FROM orders WHERE ordered_at < TIMESTAMP '1900-01-01 00:00:00' OR ordered_at >= TIMESTAMP '2200-01-01 00:00:00') AS orders,
+        (SELECT COUNT(*) FROM tickets WHERE created_at < TIMESTAMP '1900-01-01 00:00:00' OR created_at >= TIMESTAMP '2200-01-01 00:00:00'
+                                          OR solved_at >= TIMESTAMP '2200-01-01 00:00:00' OR first_reply_at >= TIMESTAMP '2200-01-01 00:00:00') AS tickets,
+        (SELECT COUNT(*) FROM csat WHERE rated_at < TIMESTAMP '1900-01-01 00:00:00' OR rated_at >= TIMESTAMP '2200-01-01 00:00:00') AS csat,
+        (SELECT COUNT(*) FROM nps WHERE responded_at < TIMESTAMP '1900-01-01 00:00:00' OR responded_at >= TIMESTAMP '2200-01-01 00:00:00') AS nps
+),
 cu AS (
     SELECT
         COUNT(*)                                                                           AS total,
@@ -39,7 +52,9 @@ od AS (
         MAX(o.ordered_at)                        AS newest,
         COUNT(*) - COUNT(o.cost)                 AS null_cost,
         COUNT(*) - COUNT(k.known_id)             AS orphans,
-        COUNT(CASE WHEN o.amount < 0 THEN 1 END) AS negative
+        COUNT(CASE WHEN o.amount < 0 THEN 1 END) AS negative,
+        COUNT(CASE WHEN isnan(CAST(o.amount AS DOUBLE)) OR abs(CAST(o.amount AS DOUBLE)) = CAST('Infinity' AS DOUBLE)
+                     OR isnan(CAST(o.cost AS DOUBLE)) OR abs(CAST(o.cost AS DOUBLE)) = CAST('Infinity' AS DOUBLE) THEN 1 END) AS not_finite
     FROM orders AS o
     LEFT JOIN known AS k ON k.known_id = o.customer_id
     WHERE o.ordered_at < $as_of
@@ -49,7 +64,8 @@ su AS (
         COUNT(*)                               AS total,
         MAX(s.month)                           AS newest,
         COUNT(*) - COUNT(k.known_id)           AS orphans,
-        COUNT(CASE WHEN s.mrr < 0 THEN 1 END)  AS negative
+        COUNT(CASE WHEN s.mrr < 0 THEN 1 END)  AS negative,
+        COUNT(CASE WHEN isnan(CAST(s.mrr AS DOUBLE)) OR abs(CAST(s.mrr AS DOUBLE)) = CAST('Infinity' AS DOUBLE) THEN 1 END) AS not_finite
     FROM subscriptions AS s
     LEFT JOIN known AS k ON k.known_id = s.customer_id
 ),
@@ -104,16 +120,24 @@ checks AS (
             WHEN 'null: cost' THEN od.null_cost
             WHEN 'orphans' THEN od.orphans
             WHEN 'out of range: negative amount' THEN od.negative
+            WHEN 'out of range: amount or cost not a finite number' THEN od.not_finite
+            WHEN 'out of range: ordered_at before 1900 or after 2200' THEN odd.orders
             ELSE 0
         END,
         od.total, CASE WHEN c.check_name = 'rows' THEN od.newest END
-    FROM od CROSS JOIN od_keys CROSS JOIN (VALUES ('rows'), ('duplicate keys'), ('null: cost'), ('orphans'),
-                               ('out of range: negative amount')) AS c(check_name)
+    FROM od CROSS JOIN od_keys CROSS JOIN odd CROSS JOIN (VALUES ('rows'), ('duplicate keys'), ('null: cost'), ('orphans'),
+                               ('out of range: negative amount'), ('out of range: amount or cost not a finite number'),
+                               ('out of range: ordered_at before 1900 or after 2200')) AS c(check_name)
     UNION ALL
     SELECT 'subscriptions', 3, c.check_name,
-        CASE c.check_name WHEN 'orphans' THEN su.orphans WHEN 'out of range: negative MRR' THEN su.negative ELSE 0 END,
+        CASE c.check_name
+            WHEN 'orphans' THEN su.orphans
+            WHEN 'out of range: negative MRR' THEN su.negative
+            WHEN 'out of range: MRR not a finite number' THEN su.not_finite
+            ELSE 0
+        END,
         su.total, CASE WHEN c.check_name = 'rows' THEN CAST(su.newest AS TIMESTAMP) END
-    FROM su CROSS JOIN (VALUES ('rows'), ('orphans'), ('out of range: negative MRR')) AS c(check_name)
+    FROM su CROSS JOIN (VALUES ('rows'), ('orphans'), ('out of range: negative MRR'), ('out of range: MRR not a finite number')) AS c(check_name)
     UNION ALL
     SELECT 'tickets', 4, c.check_name,
         CASE c.check_name
@@ -122,21 +146,35 @@ checks AS (
             WHEN 'null: sentiment' THEN tk.null_sentiment
             WHEN 'orphans' THEN tk.orphans
             WHEN 'out of range: solved before created' THEN tk.solved_before_created
+            WHEN 'out of range: a timestamp before 1900 or after 2200' THEN odd.tickets
             ELSE 0
         END,
         tk.total, CASE WHEN c.check_name = 'rows' THEN tk.newest END
-    FROM tk CROSS JOIN tk_keys CROSS JOIN (VALUES ('rows'), ('duplicate keys'), ('null: first_reply_at (unanswered)'), ('null: sentiment'),
-                               ('orphans'), ('out of range: solved before created')) AS c(check_name)
+    FROM tk CROSS JOIN tk_keys CROSS JOIN odd CROSS JOIN (VALUES ('rows'), ('duplicate keys'), ('null: first_reply_at (unanswered)'), ('null: sentiment'),
+                               ('orphans'), ('out of range: solved before created'),
+                               ('out of range: a timestamp before 1900 or after 2200')) AS c(check_name)
     UNION ALL
     SELECT 'csat', 5, c.check_name,
-        CASE c.check_name WHEN 'orphans' THEN cs.orphans WHEN 'out of range: score not 1-5' THEN cs.out_of_range ELSE 0 END,
+        CASE c.check_name
+            WHEN 'orphans' THEN cs.orphans
+            WHEN 'out of range: score not 1-5' THEN cs.out_of_range
+            WHEN 'out of range: rated_at before 1900 or after 2200' THEN odd.csat
+            ELSE 0
+        END,
         cs.total, CASE WHEN c.check_name = 'rows' THEN cs.newest END
-    FROM cs CROSS JOIN (VALUES ('rows'), ('orphans'), ('out of range: score not 1-5')) AS c(check_name)
+    FROM cs CROSS JOIN odd CROSS JOIN (VALUES ('rows'), ('orphans'), ('out of range: score not 1-5'),
+                               ('out of range: rated_at before 1900 or after 2200')) AS c(check_name)
     UNION ALL
     SELECT 'nps', 6, c.check_name,
-        CASE c.check_name WHEN 'orphans' THEN np.orphans WHEN 'out of range: score not 0-10' THEN np.out_of_range ELSE 0 END,
+        CASE c.check_name
+            WHEN 'orphans' THEN np.orphans
+            WHEN 'out of range: score not 0-10' THEN np.out_of_range
+            WHEN 'out of range: responded_at before 1900 or after 2200' THEN odd.nps
+            ELSE 0
+        END,
         np.total, CASE WHEN c.check_name = 'rows' THEN np.newest END
-    FROM np CROSS JOIN (VALUES ('rows'), ('orphans'), ('out of range: score not 0-10')) AS c(check_name)
+    FROM np CROSS JOIN odd CROSS JOIN (VALUES ('rows'), ('orphans'), ('out of range: score not 0-10'),
+                               ('out of range: responded_at before 1900 or after 2200')) AS c(check_name)
 )
 SELECT
     table_name,

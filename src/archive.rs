@@ -20,6 +20,7 @@ pub fn write_atomic_with(
 ) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
+    remove_stale_temps(dir);
     let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
@@ -129,8 +130,9 @@ pub struct RunRecord {
 impl RunRecord {
     /// Write the record as `dir/name` (`run.json`, or `run-failed.json` beside a sent one).
     pub fn write(&self, dir: &Path, name: &str) -> std::io::Result<()> {
-        let json = serde_json::to_vec_pretty(self).expect("run record serialises");
-        write_atomic(&dir.join(name), &json)
+        let json = serde_json::to_string_pretty(self).expect("run record serialises");
+        // Errors quote URLs and server answers: no credential reaches the archive.
+        write_atomic(&dir.join(name), crate::secrets::redact(&json).as_bytes())
     }
 }
 
@@ -239,6 +241,20 @@ fn remove_stale(parent: &Path, label: &str) {
     }
 }
 
+/// Remove `.<name>.<pid>.tmp` files in `dir` that processes no longer running left behind (a
+/// `kill -9` between writing a temp file and renaming it).
+fn remove_stale_temps(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let Some(rest) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else { continue };
+        let Some(pid) = rest.rsplit_once('.').and_then(|(_, pid)| pid.parse::<u32>().ok()) else { continue };
+        if pid != std::process::id() && !alive(pid) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Whether process `pid` is running (on Linux; elsewhere, assume so and leave its folder).
 fn alive(pid: u32) -> bool {
     if cfg!(target_os = "linux") { Path::new("/proc").join(pid.to_string()).exists() } else { true }
@@ -264,5 +280,23 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         let names: Vec<_> = std::fs::read_dir(p.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("report.html")]);
+    }
+
+    #[test]
+    fn temp_files_of_killed_processes_are_removed_by_the_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        // A process that has ended, and one that is running (this one's parent).
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let live = std::os::unix::process::parent_id();
+        for name in [format!(".run.json.{dead}.tmp"), format!(".run.json.{live}.tmp"), "notes.tmp".into()] {
+            std::fs::write(dir.path().join(name), b"half").unwrap();
+        }
+        write_atomic(&dir.path().join("run.json"), b"{}").unwrap();
+        let mut names: Vec<String> =
+            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+        names.sort();
+        assert_eq!(names, vec![format!(".run.json.{live}.tmp"), "notes.tmp".to_string(), "run.json".to_string()]);
     }
 }

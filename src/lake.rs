@@ -34,6 +34,10 @@ pub enum LakeError {
     EmptyTable { table: String, url: String },
     #[error("lake table `{table}`: `{file}` is not a readable Parquet file ({cause}); replace or remove that file")]
     BadFile { table: String, file: String, cause: String },
+    #[error(
+        "lake table `{table}`: column `{column}` is {first_type} in `{first}` but {other_type} in `{other}`; write every file of a table with the same column types (or cast when exporting)"
+    )]
+    Conflict { table: String, column: String, first: String, first_type: String, other: String, other_type: String },
     #[error("lake table `{table}`: {cause}")]
     Table { table: String, cause: String },
     #[error("lake table `{table}` breaks the data contract: {}", .problems.join("; "))]
@@ -175,7 +179,8 @@ impl MemoryPool for TrackedPool {
 /// `http(s)://`. Credentials and endpoints come from the environment (`AWS_*`, `GOOGLE_*`,
 /// `AZURE_*`), never from the job file.
 pub fn open(spec: &str, base: &Path) -> Result<Lake, LakeError> {
-    let bad = |m: String| LakeError::BadUrl { url: spec.to_string(), message: m };
+    let shown = crate::secrets::register_url(spec);
+    let bad = |m: String| LakeError::BadUrl { url: shown.clone(), message: m };
     let has_scheme = spec.contains("://");
     if !has_scheme || spec.starts_with("file://") {
         let raw = spec.strip_prefix("file://").unwrap_or(spec);
@@ -209,7 +214,7 @@ pub fn open(spec: &str, base: &Path) -> Result<Lake, LakeError> {
         other => return Err(bad(format!("`{other}://` is not a supported scheme; use a path, file://, s3://, gs://, az:// or https://"))),
     };
     let prefix = StorePath::from_url_path(url.path()).map_err(|e| bad(e.to_string()))?;
-    Ok(Lake { url, shown: spec.to_string(), store, prefix })
+    Ok(Lake { url, shown, store, prefix })
 }
 
 impl Lake {
@@ -261,10 +266,38 @@ impl Lake {
         let schema = match options.infer_schema(&state, &url).await {
             Ok(s) => s,
             Err(e) => {
-                // Name the file that cannot be read, not just the table.
+                // Name the file that cannot be read, or the two files whose types differ, not
+                // just the table.
+                let mut first_seen: std::collections::HashMap<String, (DataType, String)> = std::collections::HashMap::new();
                 for f in &files {
-                    if let Err(fe) = format.infer_schema(&state, &self.store, std::slice::from_ref(f)).await {
-                        return Err(LakeError::BadFile { table: table.into(), file: self.relative(&f.location), cause: root_cause(&fe) });
+                    let schema = match format.infer_schema(&state, &self.store, std::slice::from_ref(f)).await {
+                        Ok(s) => s,
+                        Err(fe) => {
+                            return Err(LakeError::BadFile {
+                                table: table.into(),
+                                file: self.relative(&f.location),
+                                cause: root_cause(&fe),
+                            });
+                        }
+                    };
+                    for field in schema.fields() {
+                        match first_seen.get(field.name()) {
+                            Some((t, first)) if t != field.data_type() => {
+                                let shown = |t: &DataType| format!("{} ({t})", crate::results::type_name(t));
+                                return Err(LakeError::Conflict {
+                                    table: table.into(),
+                                    column: field.name().clone(),
+                                    first: first.clone(),
+                                    first_type: shown(t),
+                                    other: self.relative(&f.location),
+                                    other_type: shown(field.data_type()),
+                                });
+                            }
+                            Some(_) => {}
+                            None => {
+                                first_seen.insert(field.name().clone(), (field.data_type().clone(), self.relative(&f.location)));
+                            }
+                        }
                     }
                 }
                 return Err(err(root_cause(&e)));
@@ -294,6 +327,17 @@ impl Lake {
             .await
             .map_err(|source| LakeError::List { url: self.shown.clone(), source })?;
         files.sort_by(|a, b| a.location.cmp(&b.location));
+        // A zero-byte file (a writer that died before writing anything) holds no rows and no
+        // schema: leave it out, and say so.
+        files.retain(|f| {
+            if f.size == 0 {
+                tracing::warn!(
+                    "lake table `{table}`: `{}` is empty (0 bytes) and was left out; remove it or write it again",
+                    self.relative(&f.location)
+                );
+            }
+            f.size > 0
+        });
         Ok(files)
     }
 

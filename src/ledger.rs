@@ -547,6 +547,7 @@ impl Ledger {
         next_try_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<(), LedgerError> {
+        let error = error.map(crate::secrets::redact);
         self.with(|c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             tx.execute(
@@ -554,7 +555,7 @@ impl Ledger {
                  sends = sends + CASE WHEN ?2 IN ('sent', 'delivery-unknown') THEN 1 ELSE 0 END WHERE id = ?1",
                 params![id, state.as_str(), error, next_try_at.map(ts), ts(now)],
             )?;
-            event(&tx, id, now, state.as_str(), error)?;
+            event(&tx, id, now, state.as_str(), error.as_deref())?;
             tx.commit()
         })
     }
@@ -611,6 +612,7 @@ impl Ledger {
 }
 
 fn event(c: &Connection, run_id: i64, at: DateTime<Utc>, state: &str, detail: Option<&str>) -> rusqlite::Result<()> {
+    let detail = detail.map(crate::secrets::redact);
     c.execute("INSERT INTO events (run_id, at, state, detail) VALUES (?1, ?2, ?3, ?4)", params![run_id, ts(at), state, detail]).map(|_| ())
 }
 

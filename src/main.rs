@@ -1,5 +1,13 @@
 //! The `pareto` binary: parse arguments, start logging, run the command, exit with its code.
 
+/// What the commands print on stderr goes through the same redaction as the log: an error can
+/// quote a lake URL or a server's answer.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {
+        std::eprintln!("{}", pareto::secrets::redact(&format!($($arg)*)))
+    };
+}
+
 mod cli;
 
 use clap::Parser;

@@ -16,6 +16,8 @@ pub async fn owners(config: &Config, job: &Job, period_label: &str, kind: &str, 
         Some(f) => f.clone(),
         None => return "could not tell the owners: no sender (`from` in pareto.toml)".into(),
     };
+    // Errors quote URLs and server answers: no credential goes out in a notice.
+    let (subject, text) = (&*crate::secrets::redact(subject), &*crate::secrets::redact(text));
     let html = format!("<pre style=\"font-family:monospace;font-size:13px\">{}</pre>", handlebars::html_escape(text));
     let built = deliver::build(Draft {
         from: &from,

@@ -43,7 +43,7 @@ pub enum RunError {
     Render(#[from] RenderError),
     #[error(transparent)]
     Deliver(#[from] DeliverError),
-    #[error("the lake and queries took longer than {0}s (`lake.timeout_secs` in pareto.toml); nothing was sent")]
+    #[error("the run took longer than {0}s to query, render and archive (`lake.timeout_secs` in pareto.toml); nothing was sent")]
     Timeout(u64),
     #[error("cannot write the archive {path}: {source}")]
     Archive { path: PathBuf, source: std::io::Error },
@@ -338,7 +338,8 @@ pub async fn render(project: &Project, job: &Job, opts: &RunOptions, period: Per
         notice: None,
     };
     let limit = project.config.lake_timeout;
-    let result = match tokio::time::timeout(limit, stages(project, job, opts, &period, &dir, &mut record)).await {
+    let deadline = tokio::time::Instant::now() + limit;
+    let result = match tokio::time::timeout_at(deadline, stages(project, job, opts, &period, &dir, &mut record, deadline)).await {
         Ok(r) => r,
         Err(_) => Err(RunError::Timeout(limit.as_secs())),
     };
@@ -415,6 +416,7 @@ async fn stages(
     period: &Period,
     dir: &std::path::Path,
     record: &mut RunRecord,
+    deadline: tokio::time::Instant,
 ) -> Result<Rendered, RunError> {
     let config = &project.config;
     // Everything that can be checked before touching the lake is checked first.
@@ -511,67 +513,77 @@ async fn stages(
         tracing::info!(query = %name, reason = %why, "query off");
     }
 
-    let mut data = template_data(job, period, opts.as_of, &results, &graph.skipped, &graph.stand_ins, config.max_rows);
-    let fired = crate::alerts::evaluate(&job.alerts, &data["results"], &|message, row| {
-        let mut with_job = row.clone();
-        with_job["job"] = data["job"].clone();
-        templates.render_text(message, &with_job).unwrap_or_else(|_| message.to_string())
-    });
-    record.alerts = fired.iter().map(|f| format!("{} ({}): {}", f.name, f.severity, f.message)).collect();
-    data["alerts"] = serde_json::to_value(&fired).expect("alerts serialise");
-    let mut rendered = templates.report(&job.template, &job.subject, &job.file, &data)?;
-    // The archive holds exactly what is sent: the parts as the message carries them.
-    rendered.html = deliver::mail_text(&rendered.html);
-    rendered.text = deliver::mail_text(&rendered.text);
+    // Rendering, attachments and the archive's JSON are synchronous work that can take seconds
+    // on big results: done on a thread of its own, so that the daemon's other jobs and its status
+    // endpoint are not held up.
+    let (fired_none, rendered, built) = blocking(|| -> Result<_, RunError> {
+        let mut data = template_data(job, period, opts.as_of, &results, &graph.skipped, &graph.stand_ins, config.max_rows);
+        let fired = crate::alerts::evaluate(&job.alerts, &data["results"], &|message, row| {
+            let mut with_job = row.clone();
+            with_job["job"] = data["job"].clone();
+            templates.render_text(message, &with_job).unwrap_or_else(|_| message.to_string())
+        });
+        record.alerts = fired.iter().map(|f| format!("{} ({}): {}", f.name, f.severity, f.message)).collect();
+        data["alerts"] = serde_json::to_value(&fired).expect("alerts serialise");
+        let mut rendered = templates.report(&job.template, &job.subject, &job.file, &data)?;
+        // The archive holds exactly what is sent: the parts as the message carries them.
+        rendered.html = deliver::mail_text(&rendered.html);
+        rendered.text = deliver::mail_text(&rendered.text);
 
-    let (to, cc, bcc): (&[Mailbox], &[Mailbox], &[Mailbox]) =
-        if opts.to.is_empty() { (&job.to, &job.cc, &job.bcc) } else { (&opts.to, &[], &[]) };
-    let write = |name: &str, bytes: &[u8]| {
-        let path = staging.path().join(name);
-        archive::write_atomic(&path, bytes).map_err(|source| RunError::Archive { path, source })
-    };
-    let mut attachments = Vec::new();
-    for a in job.attach.iter().filter(|a| results.contains_key(*a)) {
-        // An email is no place for a million rows: attachments stop at `attach_max_rows` (the
-        // archive keeps every row in the Parquet file).
-        let csv = results::attachment_csv(&results[a], job.attach_max_rows)
-            .map_err(|e| DeliverError::Build(format!("cannot write {a}.csv: {e}")))?;
-        write(&format!("results/{a}.csv"), &csv)?;
-        attachments.push((format!("{a}-{}.csv", period.label()), csv));
-    }
-    let message_id = deliver::message_id(&job.name, &period.label(), &from);
-    let built = deliver::build(Draft {
-        from: &from,
-        reply_to: config.reply_to.as_ref(),
-        to,
-        cc,
-        bcc,
-        subject: &rendered.subject,
-        html: rendered.html.clone(),
-        text: rendered.text.clone(),
-        attachments,
-        message_id: message_id.clone(),
-        date: opts_date(opts),
-    })?;
-    record.recipients = built.envelope.to().iter().map(|a| a.to_string()).collect();
-    record.message_id = Some(message_id);
-    record.subject = Some(rendered.subject.clone());
-
-    // The archive is complete before anything is sent: what the template read as JSON, the
-    // report, the message; then the folder is swapped in.
-    for name in &job.queries {
-        if let Some(r) = results.get(name) {
-            let path = staging.path().join(format!("results/{name}.json"));
-            archive::write_atomic_with(&path, |w| results::write_json(r, config.max_rows, w))
-                .map_err(|source| RunError::Archive { path: path.clone(), source })?;
+        let (to, cc, bcc): (&[Mailbox], &[Mailbox], &[Mailbox]) =
+            if opts.to.is_empty() { (&job.to, &job.cc, &job.bcc) } else { (&opts.to, &[], &[]) };
+        let write = |name: &str, bytes: &[u8]| {
+            let path = staging.path().join(name);
+            archive::write_atomic(&path, bytes).map_err(|source| RunError::Archive { path, source })
+        };
+        let mut attachments = Vec::new();
+        for a in job.attach.iter().filter(|a| results.contains_key(*a)) {
+            // An email is no place for a million rows: attachments stop at `attach_max_rows` (the
+            // archive keeps every row in the Parquet file).
+            let csv = results::attachment_csv(&results[a], job.attach_max_rows)
+                .map_err(|e| DeliverError::Build(format!("cannot write {a}.csv: {e}")))?;
+            write(&format!("results/{a}.csv"), &csv)?;
+            attachments.push((format!("{a}-{}.csv", period.label()), csv));
         }
+        let message_id = deliver::message_id(&job.name, &period.label(), &from);
+        let built = deliver::build(Draft {
+            from: &from,
+            reply_to: config.reply_to.as_ref(),
+            to,
+            cc,
+            bcc,
+            subject: &rendered.subject,
+            html: rendered.html.clone(),
+            text: rendered.text.clone(),
+            attachments,
+            message_id: message_id.clone(),
+            date: opts_date(opts),
+        })?;
+        record.recipients = built.envelope.to().iter().map(|a| a.to_string()).collect();
+        record.message_id = Some(message_id);
+        record.subject = Some(rendered.subject.clone());
+
+        // The archive is complete before anything is sent: what the template read as JSON, the
+        // report, the message; then the folder is swapped in.
+        for name in &job.queries {
+            if let Some(r) = results.get(name) {
+                let path = staging.path().join(format!("results/{name}.json"));
+                archive::write_atomic_with(&path, |w| results::write_json(r, config.max_rows, w))
+                    .map_err(|source| RunError::Archive { path: path.clone(), source })?;
+            }
+        }
+        write("report.html", rendered.html.as_bytes())?;
+        write("report.txt", rendered.text.as_bytes())?;
+        write("message.eml", &built.bytes)?;
+        Ok((fired.is_empty(), rendered, built))
+    })?;
+    // `lake.timeout_secs` covers the whole run: a run past it is not swapped in or sent.
+    if tokio::time::Instant::now() >= deadline {
+        return Err(RunError::Timeout(config.lake_timeout.as_secs()));
     }
-    write("report.html", rendered.html.as_bytes())?;
-    write("report.txt", rendered.text.as_bytes())?;
-    write("message.eml", &built.bytes)?;
     staging.commit().map_err(|source| RunError::Archive { path: dir.to_path_buf(), source })?;
 
-    let no_alerts = job.send_if_alerts && fired.is_empty();
+    let no_alerts = job.send_if_alerts && fired_none;
     if no_alerts {
         tracing::info!("no alert fired; nothing to send");
     }
@@ -587,6 +599,14 @@ async fn stages(
         no_alerts,
         record: record.clone(),
     })
+}
+
+/// Run `f`, which blocks, without holding up the other tasks of a multi-threaded runtime.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
 }
 
 /// The Date header: the run's real time.

@@ -7,11 +7,31 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 static ON: AtomicBool = AtomicBool::new(false);
+static SAY: AtomicBool = AtomicBool::new(false);
 
-/// Show progress from now on, when stderr is a terminal and logs are quiet.
+/// Show progress from now on, when stderr is a terminal and logs are quiet; and say what a run
+/// waits for (see [`say`]) when logs are quiet, terminal or not.
 pub fn enable() {
     let quiet_logs = std::env::var("PARETO_LOG").map(|v| v.trim().is_empty()).unwrap_or(true);
     ON.store(std::io::stderr().is_terminal() && quiet_logs, Ordering::Relaxed);
+    SAY.store(quiet_logs, Ordering::Relaxed);
+}
+
+/// A line on stderr about something a run is waiting for (a mail server's retry): with the
+/// default log level nothing else would show for minutes. Off in the daemon, whose log says it.
+pub fn say(line: &str) {
+    if SAY.load(Ordering::Relaxed) {
+        std::eprintln!("{}", crate::secrets::redact(line));
+    }
+}
+
+/// A wait as a person reads it: `850 ms`, `42 s`, `7 min`.
+pub fn human_wait(d: Duration) -> String {
+    match d.as_millis() {
+        ms if ms < 1000 => format!("{ms} ms"),
+        ms if ms < 120_000 => format!("{} s", (ms + 500) / 1000),
+        ms => format!("{} min", (ms + 30_000) / 60_000),
+    }
 }
 
 /// The progress of one run's query graph.

@@ -417,6 +417,13 @@ impl Observer for Recorder<'_, '_> {
         }
     }
 
+    fn waiting(&mut self, recipient: &Address, why: &str, wait: std::time::Duration, retry: u32, of: u32) {
+        crate::progress::say(&format!(
+            "waiting for the mail server: {recipient}: {why}; trying again in {} (retry {retry} of {of})",
+            crate::progress::human_wait(wait)
+        ));
+    }
+
     fn ended(&mut self, recipient: &Address, attempt: &Attempt) {
         let (state, text) = match attempt {
             Attempt::Sent(t) => (Delivery::Sent, t),
@@ -484,5 +491,6 @@ fn update_record(path: &std::path::Path, change: impl FnOnce(&mut Value)) -> boo
     let Ok(bytes) = std::fs::read(path) else { return false };
     let Ok(mut v) = serde_json::from_slice::<Value>(&bytes) else { return false };
     change(&mut v);
-    archive::write_atomic(path, &serde_json::to_vec_pretty(&v).unwrap_or_default()).is_ok()
+    let json = serde_json::to_string_pretty(&v).unwrap_or_default();
+    archive::write_atomic(path, crate::secrets::redact(&json).as_bytes()).is_ok()
 }

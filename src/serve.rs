@@ -50,10 +50,10 @@ pub struct Work {
 impl Daemon {
     /// Record the periods that fell due up to `now` and return the work to start. A period is due
     /// at its job's first cron instant after its end. Missed periods beyond `catch_up` are
-    /// recorded as skipped and the owners told; a period due while the job's previous run is
-    /// still going (`running`) is skipped too, and told once the job is free, in one notice with
-    /// any others skipped meanwhile. The work is every job not running with a period
-    /// claimed, left in flight by a process that died, or failed or held and due for a retry.
+    /// recorded as skipped (the owners are told by [`Daemon::tell`]); a period due while the
+    /// job's previous run is still going (`running`) is skipped too. The work is every job not
+    /// running with a period claimed, left in flight by a process that died, or failed or held
+    /// and due for a retry.
     pub async fn due(&self, now: DateTime<Utc>, running: &BTreeSet<String>) -> Result<Vec<Work>, LedgerError> {
         let mut work = Vec::new();
         for job in &self.project.jobs {
@@ -71,12 +71,6 @@ impl Daemon {
             }
             if busy {
                 continue;
-            }
-            // Periods skipped since the owners were last told, in one notice: those just missed,
-            // and those skipped while the job was busy (told once it is free, not once a wake-up).
-            let untold = self.ledger.untold_skipped(&job.name)?;
-            if !untold.is_empty() {
-                self.tell_skipped(job, &untold).await?;
             }
             let runs = self.ledger.pending(&job.name, now)?;
             if !runs.is_empty() {
@@ -143,6 +137,30 @@ impl Daemon {
             }
         }
         Ok(())
+    }
+
+    /// The jobs not `running` with skipped periods whose owners have not been told.
+    pub fn untold(&self, running: &BTreeSet<String>) -> Result<Vec<String>, LedgerError> {
+        let mut out = Vec::new();
+        for job in self.project.jobs.iter().filter(|j| !running.contains(&j.name)) {
+            if !self.ledger.untold_skipped(&job.name)?.is_empty() {
+                out.push(job.name.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Tell `job`'s owners, in one notice, of the periods skipped since they were last told:
+    /// those just missed, and those skipped while the job was busy (told once it is free, not
+    /// once a wake-up). The daemon loop runs this beside the schedule, never in its way: a mail
+    /// server that is down can hold a notice for minutes of retries.
+    pub async fn tell(&self, job: &str) -> Result<(), LedgerError> {
+        let Some(job) = self.project.jobs.iter().find(|j| j.name == job) else { return Ok(()) };
+        let untold = self.ledger.untold_skipped(&job.name)?;
+        if untold.is_empty() {
+            return Ok(());
+        }
+        self.tell_skipped(job, &untold).await
     }
 
     /// One notice to the owners for the periods just skipped, listing at most [`MAX_LISTED`].
@@ -345,6 +363,9 @@ pub async fn run_loop(
             running.remove(&job);
         }
     }
+    // Owners' notices of skipped periods, one task per job, beside the schedule.
+    let mut notices: tokio::task::JoinSet<()> = tokio::task::JoinSet::new();
+    let mut telling = Jobs::new();
     let mut wakeups = if once { None } else { ticks(&daemon.project).await };
     tokio::pin!(stop);
     status.lock().unwrap_or_else(|e| e.into_inner()).started_at = Some(daemon.clock.now());
@@ -359,6 +380,22 @@ pub async fn run_loop(
             }
             Err(e) => return Err(e),
         };
+        match daemon.untold(&running) {
+            Ok(jobs) => {
+                let busy: BTreeSet<String> = telling.values().cloned().collect();
+                for job in jobs.into_iter().filter(|j| !busy.contains(j)) {
+                    let d = daemon.clone();
+                    let name = job.clone();
+                    let task = notices.spawn(async move {
+                        if let Err(e) = d.tell(&name).await {
+                            tracing::error!(job = %name, error = %e, "cannot record that the owners were told of skipped periods");
+                        }
+                    });
+                    telling.insert(task.id(), job);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read the skipped periods from the ledger; trying again shortly"),
+        }
         for w in due {
             running.insert(w.job.clone());
             let d = daemon.clone();
@@ -381,6 +418,7 @@ pub async fn run_loop(
             while let Some(done) = tasks.join_next_with_id().await {
                 finish(done, &mut jobs_of, &mut running);
             }
+            while notices.join_next().await.is_some() {}
             return Ok(());
         }
         let sleep = (next - daemon.clock.now()).to_std().unwrap_or_default().min(MAX_SLEEP) + std::time::Duration::from_millis(5);
@@ -391,6 +429,10 @@ pub async fn run_loop(
             }
             Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
                 finish(done, &mut jobs_of, &mut running);
+            }
+            Some(done) = notices.join_next_with_id(), if !notices.is_empty() => {
+                let id = match &done { Ok((id, ())) => *id, Err(e) => e.id() };
+                telling.remove(&id);
             }
             _ = &mut stop => break,
         }
@@ -409,6 +451,12 @@ pub async fn run_loop(
     if finished.is_err() {
         tracing::warn!(running = ?running, "the grace period is over: stopping runs still going; the next start resumes them from the ledger");
         tasks.abort_all();
+    }
+    if !notices.is_empty() {
+        // A notice still retrying a mail server that is down does not hold the stop; the next
+        // start tells the owners (the ledger has not recorded them told).
+        tracing::info!(jobs = ?telling.values().collect::<Vec<_>>(), "stopping: not waiting for owners' notices still being sent");
+        notices.abort_all();
     }
     if let Some((mut sched, _)) = wakeups {
         let _ = sched.shutdown().await;

@@ -7,13 +7,34 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+/// Connections answered at once, at most; more wait in the kernel's queue until one is done (each
+/// takes at most the 5 s a client is given to send its request).
+pub const MAX_CONNECTIONS: usize = 32;
+
 /// Answer requests on `listener` until the task is dropped.
 pub async fn serve(listener: TcpListener, ledger: Arc<Ledger>, status: Arc<Mutex<Status>>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut backoff = std::time::Duration::from_millis(10);
     loop {
-        let Ok((mut socket, _)) = listener.accept().await else { continue };
+        let Ok(slot) = slots.clone().acquire_owned().await else { return };
+        let mut socket = match listener.accept().await {
+            Ok((socket, _)) => {
+                backoff = std::time::Duration::from_millis(10);
+                socket
+            }
+            Err(e) => {
+                // Out of file descriptors (or another passing error): accepting again at once
+                // would fail again at once, and spin. Wait, longer each time, up to a second.
+                tracing::warn!(error = %e, "status endpoint: cannot accept a connection; trying again in {}ms", backoff.as_millis());
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(std::time::Duration::from_secs(1));
+                continue;
+            }
+        };
         let ledger = ledger.clone();
         let status = status.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             let Some(head) = read_head(&mut socket).await else { return };
             let request = String::from_utf8_lossy(&head);
             let target = request.lines().next().unwrap_or("").split_whitespace().collect::<Vec<_>>();
@@ -21,7 +42,7 @@ pub async fn serve(listener: TcpListener, ledger: Arc<Ledger>, status: Arc<Mutex
                 ["GET", path, ..] => answer(path, &ledger, &status),
                 _ => (405, serde_json::json!({ "error": "only GET is served" })),
             };
-            let body = serde_json::to_string_pretty(&body).unwrap_or_default() + "\n";
+            let body = crate::secrets::redact(&serde_json::to_string_pretty(&body).unwrap_or_default()).into_owned() + "\n";
             let reason = match code {
                 200 => "OK",
                 404 => "Not Found",

@@ -63,6 +63,8 @@ pub trait Observer: Send {
     fn answered(&mut self, _recipient: &Address) {}
     /// An attempt at `recipient` ended; a retry waits `_wait` first (when it is `Retry`).
     fn ended(&mut self, _recipient: &Address, _attempt: &Attempt) {}
+    /// After a temporary failure (`_why`), retry `_retry` of `_of` for `_recipient` starts in `_wait`.
+    fn waiting(&mut self, _recipient: &Address, _why: &str, _wait: Duration, _retry: u32, _of: u32) {}
 }
 
 /// An observer that records nothing.
@@ -104,6 +106,7 @@ pub async fn send_each(
                 Attempt::Retry(why) if tries < config.retries => {
                     let wait = backoff(config.retry_base, tries);
                     tracing::info!(recipient = %rcpt, error = %why, wait_ms = wait.as_millis() as u64, "temporary failure; trying again");
+                    observer.waiting(rcpt, why, wait, tries + 1, config.retries);
                     tokio::time::sleep(wait).await;
                     tries += 1;
                 }

@@ -137,6 +137,12 @@ impl Templates {
         lenient.render_template(template, data)
     }
 
+    /// Render a one-off template string as the HTML part would, with the helpers (strict mode as
+    /// configured).
+    pub fn render_html(&self, template: &str, data: &Value) -> Result<String, handlebars::RenderError> {
+        self.html.render_template(template, data)
+    }
+
     fn problem(&self, part: Part, top: &str, e: handlebars::RenderError) -> RenderError {
         let name = e.template_name.clone().unwrap_or_else(|| top.to_string());
         let file = self.files.get(&(part, name.clone())).cloned().unwrap_or_else(|| PathBuf::from(format!("templates/{name}")));

@@ -147,11 +147,20 @@ pub struct Config {
 /// Load `pareto.toml` from `root` (defaults when it is absent), then apply `env` overrides.
 pub fn load(root: &Path, env: &BTreeMap<String, String>) -> Result<Config, Vec<Problem>> {
     let path = root.join("pareto.toml");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => from_text(root, Some(&text), env),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => from_text(root, None, env),
+        Err(e) => Err(vec![Problem::new(PathBuf::from("pareto.toml"), format!("cannot read: {e}"))]),
+    }
+}
+
+/// Parse and check the text of `pareto.toml` (`None`: there is none) of the project at `root`,
+/// then apply `env` overrides.
+pub fn from_text(root: &Path, text: Option<&str>, env: &BTreeMap<String, String>) -> Result<Config, Vec<Problem>> {
     let shown = PathBuf::from("pareto.toml");
-    let raw: RawConfig = match std::fs::read_to_string(&path) {
-        Ok(text) => toml::from_str(&text).map_err(|e| vec![toml_problem(&shown, &text, &e)])?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => RawConfig::default(),
-        Err(e) => return Err(vec![Problem::new(shown, format!("cannot read: {e}"))]),
+    let raw: RawConfig = match text {
+        Some(text) => toml::from_str(text).map_err(|e| vec![toml_problem(&shown, text, &e)])?,
+        None => RawConfig::default(),
     };
     let mut problems = Vec::new();
     let var = |k: &str| env.get(k).filter(|v| !v.is_empty()).cloned();

@@ -323,8 +323,13 @@ pub const BUILTIN_PARAMS: &[&str] = &[
 /// Parse and check one job file. `shown` is the path to print (relative to the project root).
 pub fn load(path: &Path, shown: &Path, config: &Config, known: &Known) -> Result<Job, Vec<Problem>> {
     let text = std::fs::read_to_string(path).map_err(|e| vec![Problem::new(shown.to_path_buf(), format!("cannot read: {e}"))])?;
-    let raw: RawJob = toml::from_str(&text).map_err(|e| vec![toml_problem(shown, &text, &e)])?;
-    check(raw, &text, shown, config, known)
+    from_text(&text, shown, config, known)
+}
+
+/// Parse and check the text of a job file shown as `shown`.
+pub fn from_text(text: &str, shown: &Path, config: &Config, known: &Known) -> Result<Job, Vec<Problem>> {
+    let raw: RawJob = toml::from_str(text).map_err(|e| vec![toml_problem(shown, text, &e)])?;
+    check(raw, text, shown, config, known)
 }
 
 fn check(raw: RawJob, text: &str, shown: &Path, config: &Config, known: &Known) -> Result<Job, Vec<Problem>> {
@@ -373,6 +378,9 @@ fn check(raw: RawJob, text: &str, shown: &Path, config: &Config, known: &Known) 
             String::new()
         }
     };
+
+    // Whatever secret the lake URL carries is kept out of every log and record from here on.
+    crate::secrets::register_url(&lake);
 
     let mut queries = Vec::new();
     if raw.queries.is_empty() {

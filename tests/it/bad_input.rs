@@ -452,3 +452,36 @@ fn bad_memory_settings_and_datafusion_variables_are_named() {
     run(&p).expect(0);
     assert_eq!(server.received().len(), 1);
 }
+
+#[test]
+fn two_files_of_one_table_with_different_column_types_are_both_named() {
+    let server = SmtpServer::start(Options::default());
+    let p = mini(&server);
+    write_parquet(
+        &p.path("lake/orders/part-2.parquet"),
+        &orders_with(("amount", DataType::Utf8, Arc::new(StringArray::from(vec!["12.50"])))),
+    );
+    fails(
+        &run(&p),
+        &server,
+        1,
+        "error: job `daily` failed: lake table `orders`: column `amount` is decimal (Decimal128(18, 2)) in `lake/orders/part-0.parquet` but text (Utf8View) in `lake/orders/part-2.parquet`; write every file of a table with the same column types (or cast when exporting)",
+    );
+}
+
+#[test]
+fn a_zero_byte_parquet_file_is_left_out_with_a_warning() {
+    let server = SmtpServer::start(Options::default());
+    let p = mini(&server);
+    p.file("lake/orders/part-0-empty.parquet", "");
+    let out = run(&p);
+    out.expect(0);
+    assert!(
+        out.stderr.contains(
+            "lake table `orders`: `lake/orders/part-0-empty.parquet` is empty (0 bytes) and was left out; remove it or write it again"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(p.read("archive/daily/2026-11-16/report.txt"), "2 orders, €150\n");
+}

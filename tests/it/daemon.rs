@@ -278,7 +278,15 @@ fn temporary_smtp_failures_are_retried_and_permanent_ones_reported() {
     });
     let p = project(server.port, "");
     let period = period_of(last_due());
-    run_tick(&p, &[]).expect(0);
+    let out = run_tick(&p, &[]);
+    out.expect(0);
+    // With the default log level, the run says what it is waiting for.
+    let waits: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("waiting for the mail server: ")).collect();
+    assert_eq!(waits.len(), 4, "{}", out.stderr);
+    assert!(waits[0].starts_with("waiting for the mail server: a@example.com: "), "{}", waits[0]);
+    assert!(waits[0].contains("(421): 4.3.2 Service shutting down") && waits[0].contains("; trying again in "), "{}", waits[0]);
+    assert!(waits[0].ends_with(" ms (retry 1 of 4)"), "{}", waits[0]);
+    assert!(waits[3].contains("(451)") && waits[3].ends_with(" ms (retry 4 of 4)"), "{}", waits[3]);
     assert_eq!(mailbox(&server), BTreeMap::from([("a@example.com".into(), 1), ("b@example.com".into(), 1)]));
     let (run, r) = row(&p, &period).unwrap();
     assert_eq!(run.state, State::Sent);
@@ -312,7 +320,10 @@ fn temporary_smtp_failures_are_retried_and_permanent_ones_reported() {
     let p = project(busy.port, "");
     let out = run_tick(&p, &[]);
     out.expect(4);
-    assert!(out.stderr.starts_with(&format!("error: job `tick` {period}: sent to 0 of 2; not delivered, to try again: a@example.com (127.0.0.1:{}: transient error (450): 4.2.1 Mailbox busy; the server asked to try again later (temporary))", busy.port)), "{}", out.stderr);
+    // After the lines saying what it waited for, the error.
+    let error = out.stderr.lines().skip_while(|l| l.starts_with("waiting for the mail server: ")).collect::<Vec<_>>().join("\n");
+    assert!(error.starts_with(&format!("error: job `tick` {period}: sent to 0 of 2; not delivered, to try again: a@example.com (127.0.0.1:{}: transient error (450): 4.2.1 Mailbox busy; the server asked to try again later (temporary))", busy.port)), "{}", out.stderr);
+    assert_eq!(out.stderr.lines().filter(|l| l.starts_with("waiting for the mail server: ")).count(), 8, "four retries each");
     let (run, r) = row(&p, &period).unwrap();
     assert_eq!((run.state, r[0].attempts, r[0].state), (State::Failed, 5, Delivery::Pending), "one try and four retries");
     assert!(run.next_try_at.is_some(), "the daemon tries again later");
@@ -385,8 +396,18 @@ fn daemon(p: &crate::support::TestProject, clock: &Arc<ManualClock>, from: DateT
 /// Set the clock to `at`, let the daemon find what is due, and run it to the end.
 async fn tick(d: &Daemon, clock: &ManualClock, at: DateTime<Utc>) {
     clock.set(at);
-    for w in d.due(at, &BTreeSet::new()).await.unwrap() {
+    let work = d.due(at, &BTreeSet::new()).await.unwrap();
+    tell(d, &BTreeSet::new()).await;
+    for w in work {
         d.work(w).await;
+    }
+}
+
+/// Tell the owners of every job not `running` of its untold skipped periods, as the loop does
+/// beside the schedule.
+async fn tell(d: &Daemon, running: &BTreeSet<String>) {
+    for job in d.untold(running).unwrap() {
+        d.tell(&job).await.unwrap();
     }
 }
 
@@ -552,11 +573,13 @@ fn a_period_due_while_the_previous_run_is_still_going_is_skipped() {
         for at in ["2026-11-01T06:00:00Z", "2026-11-01T06:01:00Z", "2026-11-01T06:02:00Z"] {
             clock.set(utc(at));
             assert!(d.due(clock.now(), &running).await.unwrap().is_empty(), "nothing starts beside a running job");
+            tell(&d, &running).await;
         }
         assert_eq!(notices(&server), Vec::<String>::new());
         // The job is free: one notice for the three, and the next minute runs.
         clock.set(utc("2026-11-01T06:02:30Z"));
         let work = d.due(clock.now(), &BTreeSet::new()).await.unwrap();
+        tell(&d, &BTreeSet::new()).await;
         assert_eq!(work.len(), 0, "no period fell due since the last wake-up");
         clock.set(utc("2026-11-01T06:03:00Z"));
         assert_eq!(d.due(clock.now(), &BTreeSet::new()).await.unwrap()[0].runs[0].period, "2026-11-01T0602");
@@ -581,9 +604,11 @@ fn a_skipped_notice_that_fails_is_tried_once() {
     runtime().block_on(async {
         clock.set(utc("2026-11-01T06:00:00Z"));
         d.due(clock.now(), &BTreeSet::from(["tick".to_string()])).await.unwrap();
+        tell(&d, &BTreeSet::from(["tick".to_string()])).await;
         for at in ["2026-11-01T06:00:30Z", "2026-11-01T06:01:00Z"] {
             clock.set(utc(at));
             assert!(d.due(clock.now(), &BTreeSet::new()).await.unwrap().is_empty());
+            tell(&d, &BTreeSet::new()).await;
         }
     });
     let (run, _) = row(&p, "2026-10-31").unwrap();
@@ -837,4 +862,90 @@ fn sigterm_starts_none_of_the_periods_still_queued() {
     }
     assert!(daemon.stderr().contains("stopping: not starting this period; the next start runs it"), "{}", daemon.stderr());
     assert_eq!(mailbox(&server), BTreeMap::from([("a@example.com".into(), 1), ("b@example.com".into(), 1)]));
+}
+
+/// CPU seconds (user + system) process `pid` has used.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+}
+
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count()
+}
+
+#[test]
+fn the_status_endpoint_caps_its_connections_and_does_not_spin_when_out_of_file_descriptors() {
+    let server = SmtpServer::start(Options::default());
+    let port = crate::support::free_port();
+    let p = project(server.port, "");
+    p.file("pareto.toml", &p.read("pareto.toml").replace("status = \"off\"", &format!("status = \"127.0.0.1:{port}\"")));
+    let mut serve = Serve::start(&p, &["--from", &from_arg()], &[]);
+    serve.wait_for("pareto serve started", 60);
+    let period = period_of(last_due());
+    eventually(60, "the due period is sent", || row(&p, &period).filter(|(r, _)| r.state == State::Sent));
+    assert!(get(port, "/healthz").starts_with("HTTP/1.1 200 OK\r\n"));
+    let pid = serve.pid();
+    let before = open_fds(pid);
+
+    // 100 clients that connect and say nothing: the daemon holds at most 32 of them at once.
+    let idle: Vec<_> = (0..100).map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap()).collect();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let held = open_fds(pid) - before;
+    assert!(held <= 32, "the daemon holds {held} connections");
+    drop(idle);
+
+    // Out of file descriptors: accept fails; the daemon waits instead of trying again at once.
+    // (A limit of 0: no new descriptor at all, whatever numbers are free.)
+    let mut old = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let limit = libc::rlimit { rlim_cur: 0, rlim_max: libc::RLIM_INFINITY };
+    assert_eq!(unsafe { libc::prlimit(pid as i32, libc::RLIMIT_NOFILE, std::ptr::null(), &mut old) }, 0);
+    let limit = libc::rlimit { rlim_max: old.rlim_max, ..limit };
+    assert_eq!(unsafe { libc::prlimit(pid as i32, libc::RLIMIT_NOFILE, &limit, std::ptr::null_mut()) }, 0);
+    let flood: Vec<_> = (0..8).filter_map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).ok()).collect();
+    serve.wait_for("status endpoint: cannot accept a connection", 10);
+    let cpu = cpu_secs(pid);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let used = cpu_secs(pid) - cpu;
+    assert!(used < 0.5, "the daemon used {used:.2}s of CPU in 2s while out of file descriptors");
+    drop(flood);
+    assert_eq!(unsafe { libc::prlimit(pid as i32, libc::RLIMIT_NOFILE, &old, std::ptr::null_mut()) }, 0);
+    // And it answers again once descriptors are free.
+    let health = eventually(10, "/healthz answers again", || {
+        let h = get(port, "/healthz");
+        h.starts_with("HTTP/1.1 200 OK\r\n").then_some(h)
+    });
+    assert!(health.contains("\"status\": \"ok\""), "{health}");
+    assert_eq!(serve.term(), 0);
+}
+
+#[test]
+fn an_owners_notice_stuck_on_the_mail_server_holds_neither_the_schedule_nor_the_stop() {
+    // The owner's mailbox answers RCPT after a minute: the notice of skipped periods times out
+    // (5 s) and is retried four times, about 25 s in all.
+    let server = SmtpServer::start(Options { stalls: vec!["rcpt:o@example.com=60"], ..Default::default() });
+    let p = project(server.port, "");
+    p.file("jobs/tick.toml", &crate::support::daemon::JOB.replace("name = \"tick\"", "name = \"tick\"\ncatch_up = \"latest\""));
+    // A first start two days back: two periods missed (skipped, a notice), the latest due.
+    let from = (last_due() - Duration::days(2) - Duration::minutes(1)).format("%Y-%m-%dT%H:%M").to_string();
+    let mut serve = Serve::start(&p, &["--from", &from], &[]);
+    serve.wait_for("pareto serve started", 60);
+    let period = period_of(last_due());
+    eventually(20, "the due period is sent while the notice still waits", || row(&p, &period).filter(|(r, _)| r.state == State::Sent));
+    assert_eq!(mailbox(&server), BTreeMap::from([("a@example.com".into(), 1), ("b@example.com".into(), 1)]));
+    // The notice is still being tried: the skipped periods are not yet recorded as told.
+    let skipped = ledger(&p).get("tick", &period_of(last_due() - Duration::days(1))).unwrap().unwrap();
+    assert_eq!(skipped.state, State::Skipped);
+    let events: Vec<String> = ledger(&p).events(skipped.id).unwrap().into_iter().map(|e| e.state).collect();
+    assert_eq!(events, ["skipped"]);
+
+    // SIGTERM stops the daemon at once; the notice is left for the next start.
+    assert_eq!(serve.term(), 0);
+    let err = serve.stderr();
+    assert!(err.contains("stopping: not waiting for owners' notices still being sent"), "{err}");
+    let events: Vec<String> = ledger(&p).events(skipped.id).unwrap().into_iter().map(|e| e.state).collect();
+    assert_eq!(events, ["skipped"], "the next start tells the owners");
+    assert!(notices(&server).is_empty());
 }

@@ -324,8 +324,12 @@ fn unreachable_smtp_server_fails_with_exit_4_and_records_the_run() {
     p.file("pareto.toml", &config(port, ""));
     let out = p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23"]);
     out.expect(4);
+    // Four lines saying what it waited for (one per retry), then the error.
+    let (waits, rest): (Vec<&str>, Vec<&str>) = out.stderr.lines().partition(|l| l.starts_with("waiting for the mail server: "));
+    assert_eq!(waits.len(), 4, "{}", out.stderr);
+    assert!(waits[0].starts_with(&format!("waiting for the mail server: leadership@example.com: 127.0.0.1:{port}: Connection error: Connection refused (os error 111); check `smtp.host` and `smtp.port`, and that the server is up; trying again in ")), "{}", waits[0]);
     assert_eq!(
-        out.stderr.lines().take(3).collect::<Vec<_>>(),
+        rest.into_iter().take(3).collect::<Vec<_>>(),
         vec![
             format!("error: job `weekly-leadership` 2026-W47: sent to 0 of 1; not delivered, to try again: leadership@example.com (127.0.0.1:{port}: Connection error: Connection refused (os error 111); check `smtp.host` and `smtp.port`, and that the server is up)"),
             format!("  pending leadership@example.com: 127.0.0.1:{port}: Connection error: Connection refused (os error 111); check `smtp.host` and `smtp.port`, and that the server is up"),

@@ -315,3 +315,173 @@ fn a_dry_run_needs_no_smtp_password() {
     );
     assert!(server.received().is_empty());
 }
+
+#[test]
+fn credentials_in_a_lake_url_reach_no_record_ledger_notice_or_terminal() {
+    let server = SmtpServer::start(Options::default());
+    let p = daily(server.port);
+    let dead = crate::support::closed_port();
+    let lake = format!("http://reader:tok-SECRET-123456@127.0.0.1:{dead}/lake/?sv=2024&sig=SIGSECRET987654");
+    p.file("jobs/daily.toml", &format!("{}owners = [\"owner@example.com\"]\nlake = \"{lake}\"\n", p.read("jobs/daily.toml")));
+    let out = p.run(&["run", "daily", "--as-of", "2026-11-17"]);
+    out.expect(1);
+    let shown = format!("http://reader:[redacted]@127.0.0.1:{dead}/lake/?sv=[redacted]&sig=[redacted]");
+    assert!(out.stderr.contains(&shown), "the lake is named, without its secrets: {}", out.stderr);
+
+    let notices = server.received();
+    assert_eq!(notices.len(), 1, "the owners were told the run failed");
+    assert_eq!(notices[0].rcpt_tos, vec!["owner@example.com"]);
+    let notice = MessageParser::default().parse(&notices[0].raw).unwrap();
+    assert!(notice.body_text(0).unwrap().contains(&shown), "{}", notice.body_text(0).unwrap());
+
+    let history = p.run(&["history", "daily", "--json"]);
+    history.expect(0);
+    assert!(history.stdout.contains("[redacted]"), "{}", history.stdout);
+    let mut texts = vec![
+        ("stdout".to_string(), out.stdout.clone().into_bytes()),
+        ("stderr".into(), out.stderr.clone().into_bytes()),
+        ("history".into(), history.stdout.clone().into_bytes()),
+        ("notice".into(), notices[0].raw.clone()),
+    ];
+    let mut all = Vec::new();
+    files(&p.root, &mut all);
+    for f in all.iter().filter(|f| !f.starts_with(p.path("lake")) && !f.ends_with("jobs/daily.toml")) {
+        texts.push((f.display().to_string(), std::fs::read(f).unwrap()));
+    }
+    assert!(texts.iter().any(|(n, _)| n.ends_with("ledger.sqlite")), "the ledger was searched");
+    for (where_, bytes) in &texts {
+        let hay = String::from_utf8_lossy(bytes);
+        for secret in ["tok-SECRET-123456", "SIGSECRET987654"] {
+            assert!(!hay.contains(secret), "`{secret}` is in {where_}");
+        }
+    }
+}
+
+#[test]
+fn amounts_that_are_not_finite_numbers_are_flagged_in_data_health() {
+    use datafusion::arrow::array::{ArrayRef, Float64Array};
+    use datafusion::arrow::datatypes::DataType;
+    let p = TestProject::bundled();
+    p.file("pareto.toml", &config(crate::support::closed_port(), ""));
+    lake::write(&p.root);
+    // The hand-made orders with amounts as floats, two of them NaN and +infinity.
+    let o = lake::orders();
+    let amounts = Float64Array::from(vec![80.0, 20.0, 49.5, f64::NAN, 250.5, f64::INFINITY, 999.0]);
+    let mut cols: Vec<ArrayRef> = o.columns().to_vec();
+    cols[3] = std::sync::Arc::new(amounts);
+    let batch = datafusion::arrow::record_batch::RecordBatch::try_new(lake::orders_schema(DataType::Float64), cols).unwrap();
+    std::fs::remove_dir_all(p.root.join("lake/orders")).unwrap();
+    lake::write_parquet(&p.root.join("lake/orders/orders.parquet"), &batch);
+
+    p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23T07:00", "--dry-run"]).expect(0);
+    let dq = p.result("archive/weekly-leadership/2026-W47.preview/results", "data_quality");
+    let row = dq["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["table_name"] == "orders" && r["check_name"] == "out of range: amount or cost not a finite number")
+        .unwrap()
+        .clone();
+    crate::support::same(&row, serde_json::json!({"problem": 2, "rows": 7, "status": "problem"}));
+    let mrr = dq["rows"].as_array().unwrap().iter().find(|r| r["check_name"] == "out of range: MRR not a finite number").unwrap().clone();
+    crate::support::same(&mrr, serde_json::json!({"problem": 0, "status": "ok"}));
+    let text = p.read("archive/weekly-leadership/2026-W47.preview/report.txt");
+    assert!(text.contains("out of range: amount or cost not a finite number"), "the report lists it under data health:\n{text}");
+}
+
+#[test]
+fn concurrent_previews_of_one_period_leave_one_whole_folder() {
+    let server = SmtpServer::start(Options::default());
+    let p = daily(server.port);
+    p.file("templates/simple.txt.hbs", "{{as_of}} {{#each results.totals.rows}}{{orders}}{{/each}}\n");
+    // Same period (2026-11-16), four different as-of times, all at once.
+    let hours = ["01", "02", "03", "04"];
+    std::thread::scope(|s| {
+        let runs: Vec<_> = hours
+            .iter()
+            .map(|h| {
+                let p = &p;
+                s.spawn(move || p.run(&["run", "daily", "--as-of", &format!("2026-11-17T{h}:00"), "--dry-run"]))
+            })
+            .collect();
+        for r in runs {
+            r.join().unwrap().expect(0);
+        }
+    });
+    // The folder is one run's, whole: its record and its report agree on the as-of time.
+    let record: serde_json::Value = serde_json::from_str(&p.read("archive/daily/2026-11-16.preview/run.json")).unwrap();
+    let as_of = record["as_of"].as_str().unwrap().to_string();
+    assert_eq!(p.read("archive/daily/2026-11-16.preview/report.txt"), format!("{as_of} 4\n"));
+    let mut left: Vec<String> =
+        std::fs::read_dir(p.path("archive/daily")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+    left.sort();
+    assert_eq!(left, vec!["2026-11-16.preview"], "no staging or set-aside folders are left");
+    assert!(server.received().is_empty());
+}
+
+#[test]
+fn the_run_timeout_covers_rendering_not_only_the_queries() {
+    let server = SmtpServer::start(Options::default());
+    let p = daily(server.port);
+    p.file("pareto.toml", &format!("{}\n[lake]\ntimeout_secs = 1\n", config(server.port, "retries = 0")));
+    // Quick queries, and a template that takes seconds: 1,500 × 1,500 cells.
+    p.file(
+        "queries/totals.sql",
+        "SELECT value AS n, (SELECT COUNT(*) FROM orders WHERE ordered_at < $period_end) AS orders\nFROM generate_series(1, 1500)\n",
+    );
+    let slow = "{{#each results.totals.rows}}{{#each @root.results.totals.rows}}{{n}}{{/each}}{{/each}}\n";
+    p.file("templates/simple.html.hbs", slow);
+    p.file("templates/simple.txt.hbs", slow);
+    let out = p.run(&["run", "daily", "--as-of", "2026-11-17"]);
+    out.expect(1);
+    assert_eq!(
+        out.stderr.lines().next().unwrap(),
+        "error: job `daily` failed: the run took longer than 1s to query, render and archive (`lake.timeout_secs` in pareto.toml); nothing was sent"
+    );
+    assert!(server.received().is_empty());
+    // Nothing half-built is swapped in: the period's folder holds only the record of the failure.
+    let names: Vec<String> = std::fs::read_dir(p.path("archive/daily/2026-11-16"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(names, vec!["run.json"]);
+}
+
+#[test]
+fn a_timestamp_no_calendar_can_show_is_flagged_in_data_health_not_a_failed_run() {
+    use datafusion::arrow::array::{ArrayRef, TimestampMicrosecondArray};
+    let p = TestProject::bundled();
+    p.file("pareto.toml", &config(crate::support::closed_port(), ""));
+    lake::write(&p.root);
+    // Order 104 dated in the year 280,000 (seconds written as microseconds, say): beyond what
+    // any calendar library shows, and after every period.
+    let o = lake::orders();
+    let mut cols: Vec<ArrayRef> = o.columns().to_vec();
+    let times = [
+        "2026-11-10T12:00:00Z",
+        "2026-11-15T22:59:59Z",
+        "2026-11-15T23:00:00Z",
+        "2026-11-16T09:00:00Z",
+        "2026-11-17T10:00:00Z",
+        "2026-11-22T22:30:00Z",
+    ];
+    let mut micros: Vec<i64> = times.iter().map(|t| lake::micros(t)).collect();
+    micros.push(8_774_000_000_000_000_000);
+    cols[2] = std::sync::Arc::new(TimestampMicrosecondArray::from(micros).with_timezone("UTC"));
+    let batch = datafusion::arrow::record_batch::RecordBatch::try_new(o.schema(), cols).unwrap();
+    std::fs::remove_dir_all(p.root.join("lake/orders")).unwrap();
+    lake::write_parquet(&p.root.join("lake/orders/orders.parquet"), &batch);
+
+    p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23T07:00", "--dry-run"]).expect(0);
+    let dq = p.result("archive/weekly-leadership/2026-W47.preview/results", "data_quality");
+    let row = dq["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["table_name"] == "orders" && r["check_name"] == "out of range: ordered_at before 1900 or after 2200")
+        .unwrap()
+        .clone();
+    crate::support::same(&row, serde_json::json!({"problem": 1, "rows": 6, "status": "problem"}));
+    let text = p.read("archive/weekly-leadership/2026-W47.preview/report.txt");
+    assert!(text.contains("out of range: ordered_at before 1900 or after 2200"), "the report lists it under data health:\n{text}");
+}

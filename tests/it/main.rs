@@ -6,6 +6,7 @@ mod check;
 mod cli;
 mod daemon;
 mod email;
+mod fuzz;
 mod hardening;
 mod model;
 mod s3;

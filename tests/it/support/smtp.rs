@@ -13,7 +13,8 @@ pub struct Options {
     pub data_reply: Option<&'static str>,
     /// `STEP=REPLY[*COUNT]`: answer STEP (mail, rcpt, data) with REPLY, the first COUNT times.
     pub faults: Vec<&'static str>,
-    /// `STEP=SECONDS[*COUNT]`: wait before answering STEP (mail, rcpt, data, after-data).
+    /// `STEP=SECONDS[*COUNT]`: wait before answering STEP (mail, rcpt, `rcpt:ADDRESS` for one
+    /// recipient, data, after-data).
     pub stalls: Vec<&'static str>,
     /// Read a bare LF as a line end, as relays open to SMTP smuggling did.
     pub lax_line_ends: bool,

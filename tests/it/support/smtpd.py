@@ -143,7 +143,8 @@ class Handler:
         return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        fault = await self.misbehave("rcpt")
+        # `rcpt:ADDRESS=…` misbehaves for that recipient only.
+        fault = await self.misbehave("rcpt:" + address) or await self.misbehave("rcpt")
         if fault:
             return fault
         if address in self.reject_rcpt:
@@ -193,7 +194,7 @@ def main():
     p.add_argument("--reject-rcpt", action="append", default=[])
     p.add_argument("--data-reply")
     p.add_argument("--fault", action="append", default=[], help="STEP=REPLY[*COUNT], STEP one of mail, rcpt, data")
-    p.add_argument("--stall", action="append", default=[], help="STEP=SECONDS[*COUNT], STEP one of mail, rcpt, data, after-data")
+    p.add_argument("--stall", action="append", default=[], help="STEP=SECONDS[*COUNT], STEP one of mail, rcpt, rcpt:ADDRESS, data, after-data")
     p.add_argument("--strict-lines", action="store_true", help="refuse bare CR or LF and lines over 998 octets")
     p.add_argument("--lax-line-ends", action="store_true", help="read a bare LF as CRLF (a relay open to SMTP smuggling)")
     a = p.parse_args()
