@@ -370,6 +370,16 @@ pub async fn preview(project: &Project, job: &Job, opts: &RunOptions) -> Result<
     let period = Period::last_complete(job.period, opts.as_of, job.tz);
     let span = tracing::info_span!("preview", job = %job.name, period = %period.label());
     let _enter = span.enter();
+    // Previews of one period share a folder: one at a time, from the build to the final record
+    // (another waits its turn), so none swaps the folder away while one writes into it.
+    let lock_path = project.config.state.join(format!("preview.{}.{}.lock", job.name, period.label()));
+    let _lock = blocking(|| -> std::io::Result<std::fs::File> {
+        std::fs::create_dir_all(&project.config.state)?;
+        let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path)?;
+        f.lock()?;
+        Ok(f)
+    })
+    .map_err(|source| Failure { error: RunError::Archive { path: lock_path.clone(), source }, record: None })?;
     let mut r = render(project, job, opts, period).await?;
     let mut deliveries = Vec::new();
     let outcome = if r.no_alerts {
@@ -490,8 +500,10 @@ async fn stages(
                     spilled_mib: mib(r.spilled_bytes),
                 },
             );
-            // The previous period's results are in that period's own folder.
-            if !query::split_lag(&r.name).1 {
+            // The previous period's results are in that period's own folder; an intermediate
+            // may opt out (`-- pareto: archive off`).
+            let archived = queries.get(query::source(&r.name, &queries).0).is_none_or(|q| q.archived());
+            if !query::split_lag(&r.name).1 && archived {
                 let r = r.clone();
                 let path = results_dir.join(format!("{}.parquet", r.name));
                 writes.push(tokio::task::spawn_blocking(move || {

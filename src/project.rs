@@ -31,6 +31,17 @@ impl QueryFile {
             .flat_map(|rest: &str| rest.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect::<Vec<_>>())
             .collect()
     }
+
+    /// Whether the run archives this query's result: not when the file says `-- pareto: archive
+    /// off` (an intermediate whose readers' results hold what it has).
+    pub fn archived(&self) -> bool {
+        !self.sql.lines().any(|l| {
+            l.trim().strip_prefix("--").and_then(|r| r.trim().strip_prefix("pareto:")).is_some_and(|r| {
+                let words: Vec<&str> = r.split_whitespace().collect();
+                words == ["archive", "off"]
+            })
+        })
+    }
 }
 
 /// A loaded project. Jobs that failed their checks are left out of `jobs`; their problems are in

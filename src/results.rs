@@ -255,9 +255,17 @@ fn neutralised(batch: &RecordBatch) -> Result<RecordBatch, datafusion::arrow::er
 /// Write a result as a Parquet file (zstd), with its Arrow schema so it reads back with the same
 /// types. Batches are written as they are: nothing is copied.
 pub fn write_parquet(r: &QueryResult, out: impl std::io::Write + Send) -> Result<(), datafusion::parquet::errors::ParquetError> {
-    use datafusion::parquet::basic::{Compression, ZstdLevel};
+    use datafusion::parquet::basic::{Compression, Encoding, ZstdLevel};
     use datafusion::parquet::file::properties::WriterProperties;
-    let props = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?)).build();
+    use datafusion::parquet::schema::types::ColumnPath;
+    let mut props = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?));
+    // Floats (shares, averages, values) are mostly distinct: split into byte streams, their
+    // exponents and high bytes compress well where the plain values barely do.
+    for f in r.schema.fields().iter().filter(|f| matches!(f.data_type(), DataType::Float32 | DataType::Float64)) {
+        let path = ColumnPath::from(f.name().as_str());
+        props = props.set_column_dictionary_enabled(path.clone(), false).set_column_encoding(path, Encoding::BYTE_STREAM_SPLIT);
+    }
+    let props = props.build();
     let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(out, r.schema.clone(), Some(props))?;
     for b in &r.batches {
         w.write(b)?;

@@ -112,6 +112,10 @@ fn weekly_report_arrives_as_multipart_email_matching_the_archive() {
     );
     assert!(p.path(&format!("{RUN_DIR}/results/tier_summary.parquet")).is_file());
     assert!(!p.path(&format!("{RUN_DIR}/results/tier_summary.csv")).exists());
+    // … but an intermediate marked `-- pareto: archive off` (customer_orders, whose sums are all
+    // in customer_facts), which still runs (its row count is below).
+    assert!(p.path(&format!("{RUN_DIR}/results/customer_facts.parquet")).is_file());
+    assert!(!p.path(&format!("{RUN_DIR}/results/customer_orders.parquet")).exists());
 
     let run: serde_json::Value = serde_json::from_str(&p.read(&format!("{RUN_DIR}/run.json"))).unwrap();
     assert_eq!(run["outcome"], "sent");
