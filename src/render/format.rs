@@ -164,12 +164,20 @@ pub fn column_format(name: &str, type_name: &str) -> ColumnFormat {
     if numeric && ["change", "growth", "delta"].iter().any(|w| n == *w || n.ends_with(&format!("_{w}"))) {
         return ColumnFormat::Change;
     }
-    let ratio = ["share", "rate", "pct", "percent", "ratio", "retention", "nrr", "grr", "csat", "met"]
+    // A name that ends in a count (`csat_responses`, `nps_answers`) counts things, whatever it
+    // starts with; and a whole number is never a ratio (a share is a fraction).
+    let count = ["responses", "answers", "ratings", "count", "tickets", "orders", "customers", "rows", "n"]
         .iter()
-        .any(|w| n == *w || n.ends_with(&format!("_{w}")) || n.starts_with(&format!("{w}_")));
-    let money = ["revenue", "amount", "mrr", "arr", "ltv", "aov", "arpa", "margin", "value", "spend", "price", "cost"]
-        .iter()
-        .any(|w| n == *w || n.ends_with(&format!("_{w}")) || n.starts_with(&format!("{w}_")));
+        .any(|w| n == *w || n.ends_with(&format!("_{w}")));
+    let ratio = !count
+        && type_name != "integer"
+        && ["share", "rate", "pct", "percent", "ratio", "retention", "nrr", "grr", "csat", "met"]
+            .iter()
+            .any(|w| n == *w || n.ends_with(&format!("_{w}")) || n.starts_with(&format!("{w}_")));
+    let money = !count
+        && ["revenue", "amount", "mrr", "arr", "ltv", "aov", "arpa", "margin", "value", "spend", "price", "cost"]
+            .iter()
+            .any(|w| n == *w || n.ends_with(&format!("_{w}")) || n.starts_with(&format!("{w}_")));
     match type_name {
         _ if numeric && ratio => ColumnFormat::Percent,
         _ if numeric && money => ColumnFormat::Money,
@@ -276,6 +284,14 @@ mod tests {
         assert_eq!(column_format("revenue_share", "float"), ColumnFormat::Percent);
         assert_eq!(column_format("revenue", "decimal"), ColumnFormat::Money);
         assert_eq!(column_format("customers", "integer"), ColumnFormat::Integer);
+        // A count is a count whatever word it starts with (the service table once showed
+        // "CSAT responses 200.0%"), and a whole number is never a ratio.
+        assert_eq!(column_format("csat_responses", "integer"), ColumnFormat::Integer);
+        assert_eq!(column_format("csat_responses", "float"), ColumnFormat::Decimal);
+        assert_eq!(column_format("revenue_orders", "integer"), ColumnFormat::Integer);
+        assert_eq!(column_format("csat", "float"), ColumnFormat::Percent);
+        assert_eq!(column_format("csat_7d", "float"), ColumnFormat::Percent);
+        assert_eq!(column_format("met", "integer"), ColumnFormat::Integer);
         assert_eq!(column_format("revenue_change", "float"), ColumnFormat::Change);
         assert_eq!(cell(&json!(-0.04), ColumnFormat::Change, "EUR", 2), "−4.0%");
         assert_eq!(cell(&json!("1234.50"), ColumnFormat::Money, "EUR", 0), "€1,235");
