@@ -16,7 +16,21 @@
 -- column once more for duplicates, counted by grouping (a COUNT(DISTINCT …) over tens of millions
 -- of keys runs on one core and took 36 s at a million customers).
 -- pareto: optional subscriptions, tickets, csat, nps
-WITH known AS (SELECT DISTINCT customer_id AS known_id FROM customers),
+-- Orphans come from anti-joins against customers, which pass on only the rows they count (a left
+-- join would carry every row of the table through it).
+WITH orphans AS (
+    SELECT
+        (SELECT COUNT(*) FROM orders AS o WHERE o.ordered_at < $as_of
+            AND NOT EXISTS (SELECT 1 FROM customers AS c WHERE c.customer_id = o.customer_id)) AS orders,
+        (SELECT COUNT(*) FROM subscriptions AS s
+            WHERE NOT EXISTS (SELECT 1 FROM customers AS c WHERE c.customer_id = s.customer_id)) AS subscriptions,
+        (SELECT COUNT(*) FROM tickets AS t WHERE t.created_at < $as_of
+            AND NOT EXISTS (SELECT 1 FROM customers AS c WHERE c.customer_id = t.customer_id)) AS tickets,
+        (SELECT COUNT(*) FROM csat AS r WHERE r.rated_at < $as_of
+            AND NOT EXISTS (SELECT 1 FROM customers AS c WHERE c.customer_id = r.customer_id)) AS csat,
+        (SELECT COUNT(*) FROM nps AS n WHERE n.responded_at < $as_of
+            AND NOT EXISTS (SELECT 1 FROM customers AS c WHERE c.customer_id = n.customer_id)) AS nps
+),
 -- rows beyond the first of each key (a row without a key counts as a duplicate)
 cu_keys AS (
     SELECT COALESCE(SUM(n), 0) - COUNT(customer_id) AS duplicate_keys
@@ -51,23 +65,19 @@ od AS (
         COUNT(*)                                 AS total,
         MAX(o.ordered_at)                        AS newest,
         COUNT(*) - COUNT(o.cost)                 AS null_cost,
-        COUNT(*) - COUNT(k.known_id)             AS orphans,
         COUNT(CASE WHEN o.amount < 0 THEN 1 END) AS negative,
         COUNT(CASE WHEN isnan(CAST(o.amount AS DOUBLE)) OR abs(CAST(o.amount AS DOUBLE)) = CAST('Infinity' AS DOUBLE)
                      OR isnan(CAST(o.cost AS DOUBLE)) OR abs(CAST(o.cost AS DOUBLE)) = CAST('Infinity' AS DOUBLE) THEN 1 END) AS not_finite
     FROM orders AS o
-    LEFT JOIN known AS k ON k.known_id = o.customer_id
     WHERE o.ordered_at < $as_of
 ),
 su AS (
     SELECT
         COUNT(*)                               AS total,
         MAX(s.month)                           AS newest,
-        COUNT(*) - COUNT(k.known_id)           AS orphans,
         COUNT(CASE WHEN s.mrr < 0 THEN 1 END)  AS negative,
         COUNT(CASE WHEN isnan(CAST(s.mrr AS DOUBLE)) OR abs(CAST(s.mrr AS DOUBLE)) = CAST('Infinity' AS DOUBLE) THEN 1 END) AS not_finite
     FROM subscriptions AS s
-    LEFT JOIN known AS k ON k.known_id = s.customer_id
 ),
 tk AS (
     SELECT
@@ -75,30 +85,24 @@ tk AS (
         MAX(t.created_at)                                         AS newest,
         COUNT(*) - COUNT(t.first_reply_at)                        AS null_first_reply,
         COUNT(*) - COUNT(t.sentiment)                             AS null_sentiment,
-        COUNT(*) - COUNT(k.known_id)                              AS orphans,
         COUNT(CASE WHEN t.solved_at < t.created_at THEN 1 END)    AS solved_before_created
     FROM tickets AS t
-    LEFT JOIN known AS k ON k.known_id = t.customer_id
     WHERE t.created_at < $as_of
 ),
 cs AS (
     SELECT
         COUNT(*)                                                   AS total,
         MAX(c.rated_at)                                            AS newest,
-        COUNT(*) - COUNT(k.known_id)                               AS orphans,
         COUNT(CASE WHEN c.score < 1 OR c.score > 5 THEN 1 END)     AS out_of_range
     FROM csat AS c
-    LEFT JOIN known AS k ON k.known_id = c.customer_id
     WHERE c.rated_at < $as_of
 ),
 np AS (
     SELECT
         COUNT(*)                                                   AS total,
         MAX(n.responded_at)                                        AS newest,
-        COUNT(*) - COUNT(k.known_id)                               AS orphans,
         COUNT(CASE WHEN n.score < 0 OR n.score > 10 THEN 1 END)    AS out_of_range
     FROM nps AS n
-    LEFT JOIN known AS k ON k.known_id = n.customer_id
     WHERE n.responded_at < $as_of
 ),
 checks AS (
@@ -118,62 +122,62 @@ checks AS (
         CASE c.check_name
             WHEN 'duplicate keys' THEN od_keys.duplicate_keys
             WHEN 'null: cost' THEN od.null_cost
-            WHEN 'orphans' THEN od.orphans
+            WHEN 'orphans' THEN orphans.orders
             WHEN 'out of range: negative amount' THEN od.negative
             WHEN 'out of range: amount or cost not a finite number' THEN od.not_finite
             WHEN 'out of range: ordered_at before 1900 or after 2200' THEN odd.orders
             ELSE 0
         END,
         od.total, CASE WHEN c.check_name = 'rows' THEN od.newest END
-    FROM od CROSS JOIN od_keys CROSS JOIN odd CROSS JOIN (VALUES ('rows'), ('duplicate keys'), ('null: cost'), ('orphans'),
+    FROM od CROSS JOIN od_keys CROSS JOIN odd CROSS JOIN orphans CROSS JOIN (VALUES ('rows'), ('duplicate keys'), ('null: cost'), ('orphans'),
                                ('out of range: negative amount'), ('out of range: amount or cost not a finite number'),
                                ('out of range: ordered_at before 1900 or after 2200')) AS c(check_name)
     UNION ALL
     SELECT 'subscriptions', 3, c.check_name,
         CASE c.check_name
-            WHEN 'orphans' THEN su.orphans
+            WHEN 'orphans' THEN orphans.subscriptions
             WHEN 'out of range: negative MRR' THEN su.negative
             WHEN 'out of range: MRR not a finite number' THEN su.not_finite
             ELSE 0
         END,
         su.total, CASE WHEN c.check_name = 'rows' THEN CAST(su.newest AS TIMESTAMP) END
-    FROM su CROSS JOIN (VALUES ('rows'), ('orphans'), ('out of range: negative MRR'), ('out of range: MRR not a finite number')) AS c(check_name)
+    FROM su CROSS JOIN orphans CROSS JOIN (VALUES ('rows'), ('orphans'), ('out of range: negative MRR'), ('out of range: MRR not a finite number')) AS c(check_name)
     UNION ALL
     SELECT 'tickets', 4, c.check_name,
         CASE c.check_name
             WHEN 'duplicate keys' THEN tk_keys.duplicate_keys
             WHEN 'null: first_reply_at (unanswered)' THEN tk.null_first_reply
             WHEN 'null: sentiment' THEN tk.null_sentiment
-            WHEN 'orphans' THEN tk.orphans
+            WHEN 'orphans' THEN orphans.tickets
             WHEN 'out of range: solved before created' THEN tk.solved_before_created
             WHEN 'out of range: a timestamp before 1900 or after 2200' THEN odd.tickets
             ELSE 0
         END,
         tk.total, CASE WHEN c.check_name = 'rows' THEN tk.newest END
-    FROM tk CROSS JOIN tk_keys CROSS JOIN odd CROSS JOIN (VALUES ('rows'), ('duplicate keys'), ('null: first_reply_at (unanswered)'), ('null: sentiment'),
+    FROM tk CROSS JOIN tk_keys CROSS JOIN odd CROSS JOIN orphans CROSS JOIN (VALUES ('rows'), ('duplicate keys'), ('null: first_reply_at (unanswered)'), ('null: sentiment'),
                                ('orphans'), ('out of range: solved before created'),
                                ('out of range: a timestamp before 1900 or after 2200')) AS c(check_name)
     UNION ALL
     SELECT 'csat', 5, c.check_name,
         CASE c.check_name
-            WHEN 'orphans' THEN cs.orphans
+            WHEN 'orphans' THEN orphans.csat
             WHEN 'out of range: score not 1-5' THEN cs.out_of_range
             WHEN 'out of range: rated_at before 1900 or after 2200' THEN odd.csat
             ELSE 0
         END,
         cs.total, CASE WHEN c.check_name = 'rows' THEN cs.newest END
-    FROM cs CROSS JOIN odd CROSS JOIN (VALUES ('rows'), ('orphans'), ('out of range: score not 1-5'),
+    FROM cs CROSS JOIN odd CROSS JOIN orphans CROSS JOIN (VALUES ('rows'), ('orphans'), ('out of range: score not 1-5'),
                                ('out of range: rated_at before 1900 or after 2200')) AS c(check_name)
     UNION ALL
     SELECT 'nps', 6, c.check_name,
         CASE c.check_name
-            WHEN 'orphans' THEN np.orphans
+            WHEN 'orphans' THEN orphans.nps
             WHEN 'out of range: score not 0-10' THEN np.out_of_range
             WHEN 'out of range: responded_at before 1900 or after 2200' THEN odd.nps
             ELSE 0
         END,
         np.total, CASE WHEN c.check_name = 'rows' THEN np.newest END
-    FROM np CROSS JOIN odd CROSS JOIN (VALUES ('rows'), ('orphans'), ('out of range: score not 0-10'),
+    FROM np CROSS JOIN odd CROSS JOIN orphans CROSS JOIN (VALUES ('rows'), ('orphans'), ('out of range: score not 0-10'),
                                ('out of range: responded_at before 1900 or after 2200')) AS c(check_name)
 )
 SELECT
