@@ -357,6 +357,23 @@ fn credentials_in_a_lake_url_reach_no_record_ledger_notice_or_terminal() {
     }
 }
 
+/// Replace the hand-made lake's orders with `batch`, as one file.
+fn replace_orders(p: &TestProject, batch: datafusion::arrow::record_batch::RecordBatch) {
+    std::fs::remove_dir_all(p.root.join("lake/orders")).unwrap();
+    lake::write_parquet(&p.root.join("lake/orders/orders.parquet"), &batch);
+}
+
+/// The weekly preview's data-health row for `table` and `check`.
+#[track_caller]
+fn data_health(p: &TestProject, table: &str, check: &str) -> serde_json::Value {
+    let dq = p.result("archive/weekly-leadership/2026-W47.preview/results", "data_quality");
+    let rows = dq["rows"].as_array().unwrap();
+    rows.iter()
+        .find(|r| r["table_name"] == table && r["check_name"] == check)
+        .unwrap_or_else(|| panic!("no {table}/{check} in {dq}"))
+        .clone()
+}
+
 #[test]
 fn amounts_that_are_not_finite_numbers_are_flagged_in_data_health() {
     use datafusion::arrow::array::{ArrayRef, Float64Array};
@@ -369,21 +386,12 @@ fn amounts_that_are_not_finite_numbers_are_flagged_in_data_health() {
     let amounts = Float64Array::from(vec![80.0, 20.0, 49.5, f64::NAN, 250.5, f64::INFINITY, 999.0]);
     let mut cols: Vec<ArrayRef> = o.columns().to_vec();
     cols[3] = std::sync::Arc::new(amounts);
-    let batch = datafusion::arrow::record_batch::RecordBatch::try_new(lake::orders_schema(DataType::Float64), cols).unwrap();
-    std::fs::remove_dir_all(p.root.join("lake/orders")).unwrap();
-    lake::write_parquet(&p.root.join("lake/orders/orders.parquet"), &batch);
+    replace_orders(&p, datafusion::arrow::record_batch::RecordBatch::try_new(lake::orders_schema(DataType::Float64), cols).unwrap());
 
     p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23T07:00", "--dry-run"]).expect(0);
-    let dq = p.result("archive/weekly-leadership/2026-W47.preview/results", "data_quality");
-    let row = dq["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["table_name"] == "orders" && r["check_name"] == "out of range: amount or cost not a finite number")
-        .unwrap()
-        .clone();
+    let row = data_health(&p, "orders", "out of range: amount or cost not a finite number");
     crate::support::same(&row, serde_json::json!({"problem": 2, "rows": 7, "status": "problem"}));
-    let mrr = dq["rows"].as_array().unwrap().iter().find(|r| r["check_name"] == "out of range: MRR not a finite number").unwrap().clone();
+    let mrr = data_health(&p, "subscriptions", "out of range: MRR not a finite number");
     crate::support::same(&mrr, serde_json::json!({"problem": 0, "status": "ok"}));
     let text = p.read("archive/weekly-leadership/2026-W47.preview/report.txt");
     assert!(text.contains("out of range: amount or cost not a finite number"), "the report lists it under data health:\n{text}");
@@ -468,19 +476,10 @@ fn a_timestamp_no_calendar_can_show_is_flagged_in_data_health_not_a_failed_run()
     let mut micros: Vec<i64> = times.iter().map(|t| lake::micros(t)).collect();
     micros.push(8_774_000_000_000_000_000);
     cols[2] = std::sync::Arc::new(TimestampMicrosecondArray::from(micros).with_timezone("UTC"));
-    let batch = datafusion::arrow::record_batch::RecordBatch::try_new(o.schema(), cols).unwrap();
-    std::fs::remove_dir_all(p.root.join("lake/orders")).unwrap();
-    lake::write_parquet(&p.root.join("lake/orders/orders.parquet"), &batch);
+    replace_orders(&p, datafusion::arrow::record_batch::RecordBatch::try_new(o.schema(), cols).unwrap());
 
     p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23T07:00", "--dry-run"]).expect(0);
-    let dq = p.result("archive/weekly-leadership/2026-W47.preview/results", "data_quality");
-    let row = dq["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["table_name"] == "orders" && r["check_name"] == "out of range: ordered_at before 1900 or after 2200")
-        .unwrap()
-        .clone();
+    let row = data_health(&p, "orders", "out of range: ordered_at before 1900 or after 2200");
     crate::support::same(&row, serde_json::json!({"problem": 1, "rows": 6, "status": "problem"}));
     let text = p.read("archive/weekly-leadership/2026-W47.preview/report.txt");
     assert!(text.contains("out of range: ordered_at before 1900 or after 2200"), "the report lists it under data health:\n{text}");
