@@ -268,29 +268,32 @@ fn table_html(h: &Helper, r: &Handlebars, ctx: &Context, _: &mut RenderContext, 
     }
     // `compact=true`: smaller type and padding for wide tables, so they fit the 640-pixel page.
     let compact = h.hash_get("compact").is_some_and(|c| c.value().as_bool() == Some(true));
-    let (size, pad) = if compact { ("11px;line-height:15px", "4px 4px") } else { ("13px;line-height:18px", "6px 8px") };
+    let (size, pad) = if compact { ("11px;line-height:15px", 4) } else { ("13px;line-height:18px", 6) };
+    // Every byte of a cell's markup is repeated in every cell, and Gmail clips an HTML part past
+    // about 102 KB: the padding is the table's `cellpadding` and the alignment each cell's `align`
+    // attribute (every client honours both; cells are left-aligned without it), not styles.
     let mut s = format!(
-        "<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\" style=\"border-collapse:collapse;width:100%;font-size:{size};\">\n<tr>"
+        "<table role=\"presentation\" width=\"100%\" cellpadding=\"{pad}\" cellspacing=\"0\" border=\"0\" style=\"border-collapse:collapse;width:100%;font-size:{size};\">\n<tr>"
     );
     for (name, f) in &g.columns {
         let align = if numeric(*f) { "right" } else { "left" };
         s.push_str(&format!(
-            "<th align=\"{align}\" style=\"text-align:{align};padding:{pad};border-bottom:2px solid #d0d7de;color:#57606a;font-weight:600;\">{}</th>",
+            "<th align=\"{align}\" style=\"border-bottom:2px solid #d0d7de;color:#57606a;font-weight:600\">{}</th>",
             esc(&format::heading(name))
         ));
     }
     s.push_str("</tr>\n");
     if g.rows.is_empty() {
-        s.push_str(&format!("<tr><td colspan=\"{}\" style=\"padding:{pad};color:#57606a;\">No rows.</td></tr>\n", g.columns.len().max(1)));
+        s.push_str(&format!("<tr><td colspan=\"{}\" style=\"color:#57606a\">No rows.</td></tr>\n", g.columns.len().max(1)));
     }
     for (row, grey) in g.rows.iter().zip(&g.grey) {
         s.push_str("<tr>");
         for (((_, f), v), grey) in g.columns.iter().zip(row).zip(grey) {
-            let align = if numeric(*f) { "right" } else { "left" };
+            let align = if numeric(*f) { " align=\"right\"" } else { "" };
             s.push_str(&format!(
-                "<td align=\"{align}\" style=\"text-align:{align};padding:{pad};border-bottom:1px solid #eaeef2;{}{}\">{}</td>",
-                if numeric(*f) || matches!(f, ColumnFormat::Month | ColumnFormat::Date) { "white-space:nowrap;" } else { "" },
-                if *grey { "color:#8c959f;" } else { "" },
+                "<td{align} style=\"border-bottom:1px solid #eaeef2{}{}\">{}</td>",
+                if numeric(*f) || matches!(f, ColumnFormat::Month | ColumnFormat::Date) { ";white-space:nowrap" } else { "" },
+                if *grey { ";color:#8c959f" } else { "" },
                 esc(v)
             ));
         }
@@ -298,7 +301,7 @@ fn table_html(h: &Helper, r: &Handlebars, ctx: &Context, _: &mut RenderContext, 
     }
     if g.more > 0 {
         s.push_str(&format!(
-            "<tr><td colspan=\"{}\" style=\"padding:{pad};color:#57606a;\">… and {} more rows (all rows are in the attached or archived CSV).</td></tr>\n",
+            "<tr><td colspan=\"{}\" style=\"color:#57606a\">… and {} more rows (all rows are in the attached or archived CSV).</td></tr>\n",
             g.columns.len(),
             format::number(g.more as f64, 0)
         ));

@@ -239,3 +239,23 @@ fn plan_shows_the_next_runs_in_the_jobs_time_zone_across_daylight_saving() {
 "
     );
 }
+
+#[test]
+fn the_demo_report_fits_under_gmails_clipping_size() {
+    // Gmail clips an HTML part past about 102 KB, hiding the bottom of the report behind a link.
+    let p = TestProject::new();
+    std::fs::copy(format!("{REPO}/pareto.toml"), p.path("pareto.toml")).unwrap();
+    for d in ["jobs", "queries", "templates"] {
+        copy_dir(&std::path::Path::new(REPO).join(d), &p.path(d));
+    }
+    p.run(&["demo", "--until", "2026-11-23"]).expect(0);
+    let html = std::fs::read_to_string(p.path("demo/archive/weekly-leadership/2026-W47.preview/report.html")).unwrap();
+    assert!(html.len() < 100_000, "the HTML part is {} bytes", html.len());
+    // Padding is the tables' cellpadding, alignment the cells' align attribute: not repeated as
+    // styles in every cell.
+    assert!(
+        html.contains("cellpadding=\"6\"")
+            && html.contains("<td align=\"right\" style=\"border-bottom:1px solid #eaeef2;white-space:nowrap\">")
+    );
+    assert!(!html.contains("text-align:right;padding"), "alignment repeated in cell styles");
+}
