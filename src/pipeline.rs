@@ -371,10 +371,14 @@ pub async fn preview(project: &Project, job: &Job, opts: &RunOptions) -> Result<
     let span = tracing::info_span!("preview", job = %job.name, period = %period.label());
     let _enter = span.enter();
     // Previews of one period share a folder: one at a time, from the build to the final record
-    // (another waits its turn), so none swaps the folder away while one writes into it.
-    let lock_path = project.config.state.join(format!("preview.{}.{}.lock", job.name, period.label()));
+    // (another waits its turn), so none swaps the folder away while one writes into it. The lock
+    // is a dot-file beside the folder (a preview needs no state folder).
+    let dir = run_dir(project, job, &period, opts);
+    let parent = dir.parent().unwrap_or(std::path::Path::new(".")).to_path_buf();
+    let label = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let lock_path = parent.join(format!(".{label}.lock"));
     let _lock = blocking(|| -> std::io::Result<std::fs::File> {
-        std::fs::create_dir_all(&project.config.state)?;
+        std::fs::create_dir_all(&parent)?;
         let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path)?;
         f.lock()?;
         Ok(f)

@@ -423,7 +423,8 @@ fn concurrent_previews_of_one_period_leave_one_whole_folder() {
     let mut left: Vec<String> =
         std::fs::read_dir(p.path("archive/daily")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
     left.sort();
-    assert_eq!(left, vec!["2026-11-16.preview"], "no staging or set-aside folders are left");
+    assert_eq!(left, vec![".2026-11-16.preview.lock", "2026-11-16.preview"], "no staging or set-aside folders are left");
+    assert!(!p.path("state").exists(), "a preview needs no state folder");
     assert!(server.received().is_empty());
 }
 
