@@ -129,13 +129,19 @@ fn generate_is_deterministic_and_time_ordered() {
     assert_eq!(out.stdout, "c,many_orders,tickets,csat,nps,subs\n300,true,true,true,true,true\n");
 }
 
-#[test]
-fn demo_writes_a_report_from_a_fresh_clone() {
+/// A project with the repository's pareto.toml, jobs, queries and templates, as a fresh clone has.
+fn repo_copy() -> TestProject {
     let p = TestProject::new();
     std::fs::copy(format!("{REPO}/pareto.toml"), p.path("pareto.toml")).unwrap();
     for d in ["jobs", "queries", "templates"] {
         copy_dir(&std::path::Path::new(REPO).join(d), &p.path(d));
     }
+    p
+}
+
+#[test]
+fn demo_writes_a_report_from_a_fresh_clone() {
+    let p = repo_copy();
     let out = p.run(&["demo", "--customers", "400", "--until", "2026-11-23"]);
     out.expect(0);
     // Again: the earlier sample lake is replaced, not mixed with the new one.
@@ -243,11 +249,7 @@ fn plan_shows_the_next_runs_in_the_jobs_time_zone_across_daylight_saving() {
 #[test]
 fn the_demo_report_fits_under_gmails_clipping_size() {
     // Gmail clips an HTML part past about 102 KB, hiding the bottom of the report behind a link.
-    let p = TestProject::new();
-    std::fs::copy(format!("{REPO}/pareto.toml"), p.path("pareto.toml")).unwrap();
-    for d in ["jobs", "queries", "templates"] {
-        copy_dir(&std::path::Path::new(REPO).join(d), &p.path(d));
-    }
+    let p = repo_copy();
     p.run(&["demo", "--until", "2026-11-23"]).expect(0);
     let html = std::fs::read_to_string(p.path("demo/archive/weekly-leadership/2026-W47.preview/report.html")).unwrap();
     assert!(html.len() < 100_000, "the HTML part is {} bytes", html.len());

@@ -146,7 +146,7 @@ fn a_second_daemon_on_the_same_state_exits_and_the_status_endpoint_answers() {
     let server = SmtpServer::start(Options::default());
     let port = crate::support::free_port();
     let p = project(server.port, "");
-    p.file("pareto.toml", &p.read("pareto.toml").replace("status = \"off\"", &format!("status = \"127.0.0.1:{port}\"")));
+    status_on(&p, port);
     let mut first = Serve::start(&p, &["--from", &from_arg()], &[]);
     first.wait_for("pareto serve started", 60);
     let period = period_of(last_due());
@@ -177,6 +177,11 @@ fn a_second_daemon_on_the_same_state_exits_and_the_status_endpoint_answers() {
     assert_eq!(first.term(), 0);
     first.wait_for("stopped", 5);
     assert_eq!(mailbox(&server), BTreeMap::from([("a@example.com".into(), 1), ("b@example.com".into(), 1)]));
+}
+
+/// Turn the project's status endpoint on, at `port`.
+fn status_on(p: &crate::support::TestProject, port: u16) {
+    p.file("pareto.toml", &p.read("pareto.toml").replace("status = \"off\"", &format!("status = \"127.0.0.1:{port}\"")));
 }
 
 fn get(port: u16, path: &str) -> String {
@@ -881,7 +886,7 @@ fn the_status_endpoint_caps_its_connections_and_does_not_spin_when_out_of_file_d
     let server = SmtpServer::start(Options::default());
     let port = crate::support::free_port();
     let p = project(server.port, "");
-    p.file("pareto.toml", &p.read("pareto.toml").replace("status = \"off\"", &format!("status = \"127.0.0.1:{port}\"")));
+    status_on(&p, port);
     let mut serve = Serve::start(&p, &["--from", &from_arg()], &[]);
     serve.wait_for("pareto serve started", 60);
     let period = period_of(last_due());
