@@ -77,6 +77,9 @@ pub struct QueryRecord {
     pub result_mib: f64,
     /// What its operators spilled to disk under `[lake] memory_limit` (MiB).
     pub spilled_mib: f64,
+    /// Why the result is off (a model the data could not support, or a query that needs one).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub off: Option<String>,
 }
 
 /// One recipient's line in `run.json`.

@@ -128,6 +128,12 @@ pub fn params(job: &Job, period: &Period, as_of: DateTime<Utc>) -> Params {
     p.insert("as_of_date".into(), date(as_of.with_timezone(&tz).date_naive()));
     p.insert("period_label".into(), ScalarValue::Utf8(Some(period.label())));
     p.insert("period_months".into(), ScalarValue::Float64(Some(period.months())));
+    let next = period.next();
+    p.insert("next_period_days".into(), ScalarValue::Float64(Some((next.end_date() - next.start_date()).num_days() as f64)));
+    if let Some(pr) = &job.prediction {
+        p.insert("prediction_unit_days".into(), ScalarValue::Float64(Some(pr.unit.days())));
+        p.insert("prediction_horizon".into(), ScalarValue::Float64(Some(pr.horizon)));
+    }
     for (k, v) in &job.params {
         let s = match v {
             ParamValue::Int(i) => ScalarValue::Int64(Some(*i)),
@@ -174,6 +180,10 @@ pub fn template_data(
     // can be millions of rows and stay out of memory-hungry JSON unless the job lists them.
     let mut res = Map::new();
     for (name, r) in results.iter().filter(|(n, _)| job.queries.contains(*n) || job.queries.is_empty()) {
+        if let Some(why) = &r.off {
+            res.insert(name.clone(), json!({ "columns": [], "rows": [], "row_count": 0, "skipped": true, "reason": why }));
+            continue;
+        }
         // A template sees at most `[render] max_rows` rows of a result (and `row_count`, all of
         // them): a list of a quarter of a million customers is for the archive, not for memory.
         let mut j = results::to_json_limited(r, max_rows);
@@ -491,7 +501,12 @@ async fn stages(
         query::Event::Done(r) => {
             progress.done(&r.name);
             let mib = |b: usize| (b as f64 / 1048576.0 * 10.0).round() / 10.0;
-            tracing::info!(query = %r.name, rows = r.rows, millis = r.elapsed.as_millis() as u64, peak_mib = mib(r.peak_bytes), "query done");
+            match &r.off {
+                Some(why) => tracing::info!(query = %r.name, reason = %why, "query off"),
+                None => {
+                    tracing::info!(query = %r.name, rows = r.rows, millis = r.elapsed.as_millis() as u64, peak_mib = mib(r.peak_bytes), "query done")
+                }
+            }
             stats.insert(
                 r.name.clone(),
                 QueryRecord {
@@ -502,12 +517,13 @@ async fn stages(
                     peak_mib: mib(r.peak_bytes),
                     result_mib: mib(r.result_bytes),
                     spilled_mib: mib(r.spilled_bytes),
+                    off: r.off.clone(),
                 },
             );
             // The previous period's results are in that period's own folder; an intermediate
             // may opt out (`-- pareto: archive off`).
             let archived = queries.get(query::source(&r.name, &queries).0).is_none_or(|q| q.archived());
-            if !query::split_lag(&r.name).1 && archived {
+            if !query::split_lag(&r.name).1 && archived && r.off.is_none() {
                 let r = r.clone();
                 let path = results_dir.join(format!("{}.parquet", r.name));
                 writes.push(tokio::task::spawn_blocking(move || {
@@ -703,6 +719,7 @@ pub async fn check(project: &Project, job: &Job, templates: &Templates, notes: &
                         peak_bytes: 0,
                         result_bytes: 0,
                         spilled_bytes: 0,
+                        off: None,
                     },
                 );
             }

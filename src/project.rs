@@ -14,11 +14,13 @@ pub struct QueryFile {
     /// Path relative to the project root, as shown to users.
     pub file: PathBuf,
     pub sql: String,
+    /// For a model's table made in Rust from what the SQL returns (the `[prediction]` fit).
+    pub compute: Option<crate::model::prediction::Node>,
 }
 
 impl QueryFile {
     pub fn new(name: impl Into<String>, file: impl Into<PathBuf>, sql: impl Into<String>) -> QueryFile {
-        QueryFile { name: name.into(), file: file.into(), sql: sql.into() }
+        QueryFile { name: name.into(), file: file.into(), sql: sql.into(), compute: None }
     }
 
     /// Contract tables this query can do without: named in a `-- pareto: optional t1, t2` comment
@@ -187,11 +189,47 @@ pub fn load(root: &Path, env: &BTreeMap<String, String>) -> Result<Project, Vec<
             if j.scoring.is_none() {
                 j.scoring = b.scoring.clone();
             }
+            if j.prediction.is_none() {
+                j.prediction = b.prediction.clone();
+            }
             if j.service_levels.is_empty() {
                 j.service_levels = b.service_levels.clone();
             }
             for (k, v) in &b.params {
                 j.params.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+            // The model's figures are needed when this job's own scoring reads them.
+            let predicted =
+                j.scoring.as_ref().filter(|s| s.predicted).and_then(|s| {
+                    s.criteria.iter().find(|c| job::PREDICTED_COLUMNS.iter().any(|col| crate::query::mentions(&c.expr, col)))
+                });
+            match (&mut j.prediction, predicted) {
+                (Some(p), Some(c)) => {
+                    p.required_by.get_or_insert_with(|| c.name.clone());
+                }
+                (None, Some(c)) => {
+                    let p = Problem::new(
+                        j.file.clone(),
+                        format!(
+                            "criterion `{}` reads the `[prediction]` model's figures, and neither this job nor `{base}` declares `[prediction]`",
+                            c.name
+                        ),
+                    );
+                    broken_jobs.insert(j.file.clone(), vec![p]);
+                    continue;
+                }
+                _ => {}
+            }
+            if j.prediction.is_none()
+                && let Some(q) =
+                    j.queries.iter().find(|q| [crate::model::prediction::FIT, crate::model::prediction::TABLE].contains(&q.as_str()))
+            {
+                let p = Problem::new(
+                    j.file.clone(),
+                    format!("`queries`: `{q}` is made by a `[prediction]` model, and neither this job nor `{base}` declares one"),
+                );
+                broken_jobs.insert(j.file.clone(), vec![p]);
+                continue;
             }
         }
         kept.push(j);

@@ -110,6 +110,9 @@ pub struct QueryResult {
     pub result_bytes: usize,
     /// Bytes its operators spilled to disk under `[lake] memory_limit`.
     pub spilled_bytes: usize,
+    /// Why the result is off, when a model could not be fitted to the data (or the query reads
+    /// one that is off): it has no rows, and its report section says why.
+    pub off: Option<String>,
 }
 
 /// Work out which queries `wanted` needs (including queries they read, and `name__prev`
@@ -200,6 +203,8 @@ pub fn graph(ctx: &SessionContext, queries: &BTreeMap<String, QueryFile>, wanted
                             .collect();
                         let hint = if t_base == crate::model::scoring::TABLE {
                             "; it is made by a `[scoring]` model: declare one in the job file".to_string()
+                        } else if t_base == crate::model::prediction::TABLE || t_base == crate::model::prediction::FIT {
+                            "; it is made by a `[prediction]` model: declare one in the job file".to_string()
                         } else {
                             crate::spec::job::suggest(&t, &known)
                         };
@@ -412,6 +417,7 @@ fn type_placeholders(stmt: &mut DfStatement, params: &Params) {
 /// the most memory its operators held at once is known.
 async fn run_one(scopes: Arc<Scopes>, node: String, q: QueryFile, lagged: bool) -> Result<QueryResult, Problem> {
     let started = Instant::now();
+    let node_name = node.clone();
     let scope = scopes.of(lagged);
     let plan = plan(&scope.ctx, &q, &scope.params).await?;
     let failed = |e: DataFusionError| Problem::new(q.file.clone(), format!("query failed: {}", explain_failure(&e)));
@@ -422,6 +428,39 @@ async fn run_one(scopes: Arc<Scopes>, node: String, q: QueryFile, lagged: bool) 
     let batches = datafusion::physical_plan::collect(physical.clone(), task).await.map_err(failed)?;
     let spilled_bytes = spilled(&physical);
     let schema = batches.first().map(|b| b.schema()).unwrap_or(plan_schema);
+    // A model's table is made in Rust from what its SQL returned (on this thread: it is CPU work
+    // that the daemon's other tasks must not wait behind).
+    let (schema, batches) = match &q.compute {
+        None => (schema, batches),
+        Some(node) => {
+            let computed = tokio::task::block_in_place(|| crate::model::prediction::compute(node, &schema, &batches)).map_err(|why| {
+                Problem::new(
+                    q.file.clone(),
+                    format!(
+                        "the rows of `{}` (queries/{}.sql) do not suit the model: {why}",
+                        crate::model::prediction::INPUTS,
+                        crate::model::prediction::INPUTS
+                    ),
+                )
+            })?;
+            match computed {
+                crate::model::prediction::Computed::Table(schema, batches) => (schema, batches),
+                crate::model::prediction::Computed::Off(why) => {
+                    if let crate::model::prediction::Node::Fit(spec) | crate::model::prediction::Node::Score(spec) = node
+                        && let Some(criterion) = &spec.required_by
+                    {
+                        return Err(Problem::new(
+                            q.file.clone(),
+                            format!(
+                                "the predicted-value model could not be fitted: {why}; the `[scoring]` criterion `{criterion}` reads its figures, so no value tiers can be made"
+                            ),
+                        ));
+                    }
+                    return Ok(off_result(&node_name, why, started));
+                }
+            }
+        }
+    };
     let rows = batches.iter().map(|b| b.num_rows()).sum();
     // The data's own size: batches cut from one array share its buffers, so adding up each
     // batch's whole buffers would count them many times.
@@ -437,7 +476,23 @@ async fn run_one(scopes: Arc<Scopes>, node: String, q: QueryFile, lagged: bool) 
         peak_bytes: tracked.peak(),
         result_bytes,
         spilled_bytes,
+        off: None,
     })
+}
+
+/// A result that is off, with why.
+fn off_result(name: &str, why: String, started: Instant) -> QueryResult {
+    QueryResult {
+        name: name.to_string(),
+        schema: Arc::new(datafusion::arrow::datatypes::Schema::empty()),
+        batches: Vec::new(),
+        rows: 0,
+        elapsed: started.elapsed(),
+        peak_bytes: 0,
+        result_bytes: 0,
+        spilled_bytes: 0,
+        off: Some(why),
+    }
 }
 
 /// Bytes a plan's operators wrote to disk because the memory pool was full.
@@ -524,6 +579,10 @@ pub async fn run(
     let mut finished: BTreeSet<String> = BTreeSet::new();
     let mut started: BTreeSet<String> = BTreeSet::new();
     let mut running: BTreeSet<String> = BTreeSet::new();
+    // Results that are off (a model the data could not support), with why, and nodes found to
+    // read one, waiting to be reported.
+    let mut off: BTreeMap<String, String> = BTreeMap::new();
+    let mut ready_off: Vec<QueryResult> = Vec::new();
     // The order queries start in when several are ready: first those that read other results (so
     // a chain finishes and its intermediates are released), then those that start a chain, and
     // last those that read only the lake and feed nothing (a data-health scan, a support table):
@@ -541,6 +600,14 @@ pub async fn run(
                 break;
             }
             if !started.contains(name) && graph.deps[name].iter().all(|d| finished.contains(d)) {
+                if let Some(why) = graph.deps[name].iter().find_map(|d| off.get(d)) {
+                    // It reads a result that is off: it is off too, and says why (the result that
+                    // could not be made, and its reason).
+                    let r = off_result(name, why.clone(), Instant::now());
+                    started.insert(name.clone());
+                    ready_off.push(r);
+                    continue;
+                }
                 if options.heavy.contains(name) && running.iter().any(|r| options.heavy.contains(r)) {
                     continue;
                 }
@@ -552,9 +619,24 @@ pub async fn run(
                 tasks.spawn(run_one(scopes.clone(), name.clone(), q, lagged));
             }
         }
-        let Some(joined) = tasks.join_next().await else { break };
+        let joined = match ready_off.pop() {
+            Some(r) => Ok(Ok(r)),
+            None => match tasks.join_next().await {
+                Some(j) => j,
+                None => break,
+            },
+        };
         match joined {
             Ok(Ok(r)) => {
+                if let Some(why) = &r.off {
+                    // What the results that read it say: only a model's nodes are off at run time.
+                    let why = if why.starts_with("the predicted-value model is off: ") {
+                        why.clone()
+                    } else {
+                        format!("the predicted-value model is off: {why}")
+                    };
+                    off.insert(r.name.clone(), why);
+                }
                 running.remove(&r.name);
                 on_event(Event::Done(&r));
                 finished.insert(r.name.clone());
@@ -600,7 +682,10 @@ pub async fn check(scopes: &Scopes, graph: &Graph, queries: &BTreeMap<String, Qu
         let scope = scopes.of(lagged);
         match plan(&scope.ctx, q, &scope.params).await {
             Ok(plan) => {
-                let schema: SchemaRef = Arc::new(plan.schema().as_arrow().clone());
+                let mut schema: SchemaRef = Arc::new(plan.schema().as_arrow().clone());
+                if let Some(node) = &q.compute {
+                    schema = crate::model::prediction::schema(node, &schema);
+                }
                 if let Err(p) = scopes.register(name, q, schema, Vec::new(), 1) {
                     problems.push(p);
                 }
@@ -669,6 +754,11 @@ fn locate(q: &QueryFile, word: &str, message: String) -> Problem {
         Some(offset) => p.at_offset(&q.sql, offset),
         None => p,
     }
+}
+
+/// Whether `sql` uses `word` as a whole word outside comments.
+pub fn mentions(sql: &str, word: &str) -> bool {
+    find_word(sql, word).is_some()
 }
 
 fn find_word(sql: &str, word: &str) -> Option<usize> {

@@ -292,6 +292,7 @@ pub fn read_parquet(path: &std::path::Path) -> Result<QueryResult, datafusion::p
         peak_bytes: 0,
         result_bytes,
         spilled_bytes: 0,
+        off: None,
     })
 }
 

@@ -312,6 +312,7 @@ fn adhoc_job(tz: chrono_tz::Tz, period: PeriodKind, lake: &str) -> pareto::spec:
         currency: "USD".into(),
         params: Default::default(),
         scoring: None,
+        prediction: None,
         service_levels: Vec::new(),
         require_fresh: Vec::new(),
         inherit: None,

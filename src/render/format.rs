@@ -171,7 +171,7 @@ pub fn column_format(name: &str, type_name: &str) -> ColumnFormat {
         .any(|w| n == *w || n.ends_with(&format!("_{w}")));
     let ratio = !count
         && type_name != "integer"
-        && ["share", "rate", "pct", "percent", "ratio", "retention", "nrr", "grr", "csat", "met"]
+        && ["share", "rate", "pct", "percent", "ratio", "retention", "nrr", "grr", "csat", "met", "chance"]
             .iter()
             .any(|w| n == *w || n.ends_with(&format!("_{w}")) || n.starts_with(&format!("{w}_")));
     let money = !count

@@ -290,9 +290,10 @@ fn table_html(h: &Helper, r: &Handlebars, ctx: &Context, _: &mut RenderContext, 
         s.push_str("<tr>");
         for (((_, f), v), grey) in g.columns.iter().zip(row).zip(grey) {
             let align = if numeric(*f) { " align=\"right\"" } else { "" };
+            // `nowrap` as an attribute, not a style: every client honours it, in a third of the bytes.
             s.push_str(&format!(
-                "<td{align} style=\"border-bottom:1px solid #eaeef2{}{}\">{}</td>",
-                if numeric(*f) || matches!(f, ColumnFormat::Month | ColumnFormat::Date) { ";white-space:nowrap" } else { "" },
+                "<td{align}{} style=\"border-bottom:1px solid #eaeef2{}\">{}</td>",
+                if numeric(*f) || matches!(f, ColumnFormat::Month | ColumnFormat::Date) { " nowrap" } else { "" },
                 if *grey { ";color:#8c959f" } else { "" },
                 esc(v)
             ));

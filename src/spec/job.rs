@@ -49,6 +49,17 @@ struct RawJob {
     alert: Vec<Spanned<RawAlert>>,
     #[serde(default)]
     service_levels: BTreeMap<String, Spanned<RawServiceLevel>>,
+    prediction: Option<Spanned<RawPrediction>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrediction {
+    unit: Option<String>,
+    horizon: Option<f64>,
+    discount_rate: Option<f64>,
+    min_customers: Option<usize>,
+    min_repeat_buyers: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -158,7 +169,58 @@ pub struct Scoring {
     /// Id → tier, overriding everything.
     pub pins: Vec<(String, String)>,
     pub criteria: Vec<Criterion>,
+    /// A criterion reads the `[prediction]` model's `clv` table (joined to the source by customer).
+    pub predicted: bool,
 }
+
+/// The time unit of the `[prediction]` model: purchases are counted per day, and recency, age and
+/// the horizon are measured in this unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Day,
+    Week,
+    Month,
+}
+
+impl Unit {
+    /// Days in one unit (a month is a twelfth of 365.25 days).
+    pub fn days(self) -> f64 {
+        match self {
+            Unit::Day => 1.0,
+            Unit::Week => 7.0,
+            Unit::Month => 30.4375,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Day => "day",
+            Unit::Week => "week",
+            Unit::Month => "month",
+        }
+    }
+}
+
+/// The predicted-value model declared in `[prediction]`: BG/NBD and Gamma-Gamma, fitted to
+/// `clv_inputs` and registered as tables `clv_fit` and `clv`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    pub unit: Unit,
+    /// How far ahead, in units.
+    pub horizon: f64,
+    /// A year, e.g. 0.1 for 10 %.
+    pub discount_rate: f64,
+    /// Fewer customers with a purchase than this: the model is off.
+    pub min_customers: usize,
+    /// Fewer customers with a repeat purchase than this: the model is off.
+    pub min_repeat_buyers: usize,
+    /// The `[scoring]` criterion that reads the model's figures, if one does: then a model that
+    /// cannot be fitted fails the run instead of switching sections off.
+    pub required_by: Option<String>,
+}
+
+/// The columns of `clv` a `[scoring]` criterion may use.
+pub const PREDICTED_COLUMNS: &[&str] = &["predicted_clv", "predicted_revenue", "p_alive", "expected_purchases", "expected_aov"];
 
 /// When an alert rule fires.
 #[derive(Debug, Clone, PartialEq)]
@@ -263,6 +325,7 @@ pub struct Job {
     pub currency: String,
     pub params: BTreeMap<String, ParamValue>,
     pub scoring: Option<Scoring>,
+    pub prediction: Option<Prediction>,
     /// In tier order (A, B, C, Exit) when a scoring model names the tiers.
     pub service_levels: Vec<ServiceLevel>,
     pub require_fresh: Vec<Freshness>,
@@ -318,6 +381,9 @@ pub const BUILTIN_PARAMS: &[&str] = &[
     "as_of_date",
     "period_label",
     "period_months",
+    "next_period_days",
+    "prediction_unit_days",
+    "prediction_horizon",
 ];
 
 /// Parse and check one job file. `shown` is the path to print (relative to the project root).
@@ -388,7 +454,11 @@ fn check(raw: RawJob, text: &str, shown: &Path, config: &Config, known: &Known) 
     }
     for q in &raw.queries {
         let n = q.get_ref().trim_end_matches(".sql").to_string();
-        if !known.queries.contains(&n) {
+        // The `[prediction]` model's tables can be listed like queries (the monthly review shows
+        // the fit), in a job that declares or inherits the model.
+        let model_table = [crate::model::prediction::FIT, crate::model::prediction::TABLE].contains(&n.as_str())
+            && (raw.prediction.is_some() || raw.inherit.is_some());
+        if !known.queries.contains(&n) && !model_table {
             problems.push(at(q.span(), format!("`queries`: there is no queries/{n}.sql{}", suggest(&n, known.queries))));
         } else if queries.contains(&n) {
             problems.push(at(q.span(), format!("`queries`: `{n}` is listed twice")));
@@ -481,7 +551,30 @@ fn check(raw: RawJob, text: &str, shown: &Path, config: &Config, known: &Known) 
         params.insert(k.clone(), value);
     }
 
-    let scoring = raw.scoring.as_ref().and_then(|sc| check_scoring(sc, &at, &mut problems));
+    let mut scoring = raw.scoring.as_ref().and_then(|sc| check_scoring(sc, &at, &mut problems));
+    let mut prediction = raw.prediction.as_ref().and_then(|p| check_prediction(p, &at, &mut problems));
+    if let Some(s) = scoring.as_mut() {
+        for c in &s.criteria {
+            let Some(col) = PREDICTED_COLUMNS.iter().find(|col| crate::query::mentions(&c.expr, col)) else { continue };
+            s.predicted = true;
+            match prediction.as_mut() {
+                Some(p) => {
+                    p.required_by.get_or_insert_with(|| c.name.clone());
+                }
+                None if raw.inherit.is_none() => {
+                    let span = raw.scoring.as_ref().map(|sc| sc.span()).unwrap_or(0..0);
+                    problems.push(at(
+                        span,
+                        format!(
+                            "criterion `{}`: `{col}` comes from the `[prediction]` model; declare `[prediction]` in the job file (see the README's \"Predicted value\")",
+                            c.name
+                        ),
+                    ));
+                }
+                None => {}
+            }
+        }
+    }
     let tier_order: Vec<String> =
         scoring.as_ref().map(|s| s.tiers.iter().cloned().chain(["Exit".to_string()]).collect()).unwrap_or_default();
     let mut service_levels = Vec::new();
@@ -579,6 +672,7 @@ fn check(raw: RawJob, text: &str, shown: &Path, config: &Config, known: &Known) 
         send_if_alerts,
         alerts,
         scoring,
+        prediction,
         service_levels,
         name,
         description: raw.description,
@@ -821,7 +915,48 @@ fn check_scoring(
         min_each,
         pins,
         criteria,
+        predicted: false,
     })
+}
+
+/// Check `[prediction]`, adding every problem to `problems`.
+fn check_prediction(
+    p: &Spanned<RawPrediction>,
+    at: &dyn Fn(std::ops::Range<usize>, String) -> Problem,
+    problems: &mut Vec<Problem>,
+) -> Option<Prediction> {
+    let before = problems.len();
+    let span = p.span();
+    let raw = p.get_ref();
+    let mut bad = |m: String| problems.push(at(span.clone(), m));
+    let unit = match raw.unit.as_deref() {
+        None | Some("week") => Unit::Week,
+        Some("day") => Unit::Day,
+        Some("month") => Unit::Month,
+        Some(other) => {
+            bad(format!("`prediction.unit`: `{other}` is not `day`, `week` or `month`"));
+            Unit::Week
+        }
+    };
+    let horizon = raw.horizon.unwrap_or(match unit {
+        Unit::Day => 365.0,
+        Unit::Week => 52.0,
+        Unit::Month => 12.0,
+    });
+    if !(horizon > 0.0 && horizon * unit.days() <= 3653.0) {
+        bad(format!("`prediction.horizon = {horizon}`: give the number of {}s to predict, more than 0 and at most ten years", unit.name()));
+    }
+    let discount_rate = raw.discount_rate.unwrap_or(0.1);
+    if !(0.0..1.0).contains(&discount_rate) {
+        bad(format!("`prediction.discount_rate = {discount_rate}`: a yearly rate from 0 to below 1, such as 0.1 for 10 %"));
+    }
+    let min_customers = raw.min_customers.unwrap_or(500);
+    let min_repeat_buyers = raw.min_repeat_buyers.unwrap_or(100);
+    if min_customers < 10 || min_repeat_buyers < 10 {
+        bad("`prediction.min_customers` and `prediction.min_repeat_buyers` must be at least 10: fewer customers cannot support a fit"
+            .into());
+    }
+    (problems.len() == before).then_some(Prediction { unit, horizon, discount_rate, min_customers, min_repeat_buyers, required_by: None })
 }
 
 /// Lowercase letters, digits and `_`, not starting with a digit: a name SQL can use unquoted.

@@ -23,13 +23,23 @@ fn cdnow_file() -> std::path::PathBuf {
 /// Convert CDNOW to the contract: a customer per id (signed up on their first purchase), an order
 /// per line at 12:00 UTC on its date.
 fn convert(root: &std::path::Path) {
-    let text = std::fs::read_to_string(cdnow_file()).unwrap();
+    convert_log(root, &cdnow_file(), [0, 1, 3]);
+}
+
+/// Convert a CDNOW-style log (whitespace-separated; `columns` are the id, yyyymmdd date and
+/// amount fields) to the contract, as [`convert`] does.
+pub fn convert_log(root: &std::path::Path, file: &std::path::Path, columns: [usize; 3]) {
+    let [id, date, amount] = columns;
+    let text = std::fs::read_to_string(file).unwrap();
     let mut orders: Vec<(i64, i32, i128)> = Vec::new();
-    for line in text.lines().skip(1) {
+    for line in text.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
-        let day = format!("{}-{}-{}", &f[1][..4], &f[1][4..6], &f[1][6..]);
-        let (d, c) = f[3].split_once('.').unwrap();
-        orders.push((f[0].parse().unwrap(), days(&day), d.parse::<i128>().unwrap() * 100 + c.parse::<i128>().unwrap()));
+        if f.len() <= amount || f[id].parse::<i64>().is_err() {
+            continue; // a header line
+        }
+        let day = format!("{}-{}-{}", &f[date][..4], &f[date][4..6], &f[date][6..]);
+        let (d, c) = f[amount].split_once('.').unwrap();
+        orders.push((f[id].parse().unwrap(), days(&day), d.parse::<i128>().unwrap() * 100 + c.parse::<i128>().unwrap()));
     }
     let mut signup: BTreeMap<i64, i32> = BTreeMap::new();
     for (c, d, _) in &orders {

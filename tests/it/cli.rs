@@ -253,11 +253,9 @@ fn the_demo_report_fits_under_gmails_clipping_size() {
     p.run(&["demo", "--until", "2026-11-23"]).expect(0);
     let html = std::fs::read_to_string(p.path("demo/archive/weekly-leadership/2026-W47.preview/report.html")).unwrap();
     assert!(html.len() < 100_000, "the HTML part is {} bytes", html.len());
-    // Padding is the tables' cellpadding, alignment the cells' align attribute: not repeated as
-    // styles in every cell.
-    assert!(
-        html.contains("cellpadding=\"6\"")
-            && html.contains("<td align=\"right\" style=\"border-bottom:1px solid #eaeef2;white-space:nowrap\">")
-    );
+    // Padding is the tables' cellpadding, alignment and no-wrapping the cells' align and nowrap
+    // attributes: not repeated as styles in every cell.
+    assert!(html.contains("cellpadding=\"6\"") && html.contains("<td align=\"right\" nowrap style=\"border-bottom:1px solid #eaeef2\">"));
     assert!(!html.contains("text-align:right;padding"), "alignment repeated in cell styles");
+    assert!(!html.contains("#eaeef2;white-space:nowrap"), "no-wrapping repeated in cell styles");
 }

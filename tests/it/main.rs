@@ -9,6 +9,7 @@ mod email;
 mod fuzz;
 mod hardening;
 mod model;
+mod prediction;
 mod s3;
 mod scale;
 mod service;
