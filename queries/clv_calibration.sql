@@ -1,6 +1,7 @@
--- How last period's predictions held up: the customers the [prediction] model knew at the
--- previous period's end, by their repeat purchases then (0 to 6, 7+), with the purchases it
--- expected of them in this period and those they made (days with an order, as the model counts).
+-- How the [prediction] model's expectations held up: the customers it knew at the previous
+-- period's end (clv__prev: this run's fit applied to where they stood then), by their repeat
+-- purchases then (0 to 6, 7+), with the purchases it expected of them in this period and those
+-- they made (days with an order, as the model counts).
 WITH made AS (
     SELECT customer_id, COUNT(DISTINCT CAST(ordered_at AS DATE)) AS purchases
     FROM orders

@@ -17,7 +17,8 @@ WITH days AS (
         customer_id,
         CAST(ordered_at AS DATE)                                  AS day,
         SUM(amount)                                               AS amount,
-        SUM(amount) FILTER (WHERE ordered_at < $period_start)     AS prev_amount,
+        -- A day counts for the previous period if its first order came before this period
+        -- began (the one day that straddles the start, in a job not on UTC, counts whole).
         MIN(ordered_at) < $period_start                           AS in_prev
     FROM orders
     WHERE ordered_at < $period_end
@@ -33,7 +34,7 @@ per AS (
         first_value(amount ORDER BY day)          AS first_amount,
         COUNT(*) FILTER (WHERE in_prev)           AS prev_days,
         MAX(day) FILTER (WHERE in_prev)           AS prev_last_day,
-        SUM(prev_amount) FILTER (WHERE in_prev)   AS prev_amount
+        SUM(amount) FILTER (WHERE in_prev)        AS prev_amount
     FROM days
     GROUP BY customer_id
 )

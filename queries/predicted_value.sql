@@ -7,7 +7,7 @@
 --                         sum of the customers' predicted_clv)
 --   active_share          mean P(alive): the share of them the model expects to still be buying
 --   slipping              customers whose P(alive) fell below $slipping_below this period, from at
---                         or above it at the previous period's end
+--                         or above it at the previous period's end (slipping_share: of customers)
 --   revenue_12m_slipping  their twelve-month revenue
 WITH c AS (
     SELECT
@@ -38,6 +38,7 @@ SELECT
     SUM(b.predicted_clv)                                     AS discounted_value,
     CAST(SUM(b.p_alive) AS DOUBLE) / COUNT(*)                AS active_share,
     COUNT(*) FILTER (WHERE b.slipping)                       AS slipping,
+    CAST(COUNT(*) FILTER (WHERE b.slipping) AS DOUBLE) / COUNT(*) AS slipping_share,
     COALESCE(SUM(b.revenue_12m) FILTER (WHERE b.slipping), 0) AS revenue_12m_slipping,
     $slipping_below                                          AS slipping_below
 FROM by_segment AS b

@@ -178,7 +178,11 @@ pub async fn run(root: &Path, a: QueryArgs) -> anyhow::Result<u8> {
             heavy: Default::default(),
         };
         let mut results = query::run(&prepared.scopes, &graph, &prepared.queries, &options, |_| {}).await.map_err(as_problems)?;
-        Ok(Ok(results.remove(NAME).expect("the ad-hoc query ran")))
+        let r = results.remove(NAME).expect("the ad-hoc query ran");
+        if let Some(why) = &r.off {
+            return Err(vec![Problem::new(None, format!("cannot run: {why}"))]);
+        }
+        Ok(Ok(r))
     }
     .await;
     let r = match result {

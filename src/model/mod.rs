@@ -23,8 +23,11 @@ pub fn queries(job: &Job) -> BTreeMap<String, QueryFile> {
         let file = format!("{} [prediction]", job.file.display());
         let mut fit = QueryFile::new(prediction::FIT, file.clone(), prediction::fit_sql());
         fit.compute = Some(prediction::Node::Fit(p.clone()));
-        let mut score = QueryFile::new(prediction::TABLE, file, prediction::score_sql());
+        let mut score = QueryFile::new(prediction::TABLE, file.clone(), prediction::score_sql());
         score.compute = Some(prediction::Node::Score(p.clone()));
+        let mut prev = QueryFile::new(format!("{}__prev", prediction::TABLE), file, prediction::score_prev_sql());
+        prev.compute = Some(prediction::Node::Score(p.clone()));
+        out.insert(prev.name.clone(), prev);
         out.insert(prediction::FIT.to_string(), fit);
         out.insert(prediction::TABLE.to_string(), score);
     }
