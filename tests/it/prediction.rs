@@ -200,3 +200,24 @@ fn predicted_clv_works_as_a_scoring_criterion() {
         out.stdout
     );
 }
+
+/// A data team's edit of `clv_inputs.sql` that gives the model impossible rows fails the run with
+/// the file and what is wrong, and sends nothing.
+#[test]
+fn impossible_inputs_name_the_query_and_the_row() {
+    let p = project(|t| t);
+    p.file(
+        "queries/clv_inputs.sql",
+        "SELECT customer_id, 2 AS frequency, 5.0 AS recency, 3.0 AS t, 10.0 AS monetary_value,\n       2 AS prev_frequency, 1.0 AS prev_recency, 2.0 AS prev_t, 10.0 AS prev_monetary_value\nFROM customers\n",
+    );
+    let out = p.run(&["run", "weekly-leadership", "--as-of", "1997-10-02", "--dry-run"]);
+    out.expect(1);
+    assert!(
+        out.stderr.contains(
+            "jobs/weekly-leadership.toml [prediction]: the rows of `clv_inputs` (queries/clv_inputs.sql) do not suit the model: a row has frequency 2, recency 5 and t 3: frequency must be a whole number of repeat purchases, and 0 ≤ recency ≤ t (recency 0 when frequency is 0)"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(!p.root.join("archive/weekly-leadership/1997-W39.preview/report.html").exists());
+}
