@@ -31,7 +31,7 @@ per AS (
         MIN(day)                                  AS first_day,
         MAX(day)                                  AS last_day,
         SUM(amount)                               AS amount,
-        first_value(amount ORDER BY day)          AS first_amount,
+        min_by(amount, day)                       AS first_amount,
         COUNT(*) FILTER (WHERE in_prev)           AS prev_days,
         MAX(day) FILTER (WHERE in_prev)           AS prev_last_day,
         SUM(amount) FILTER (WHERE in_prev)        AS prev_amount

@@ -89,7 +89,9 @@ pub fn session_on(runtime: Arc<RuntimeEnv>) -> SessionContext {
             config = config.set_bool(key, value);
         }
     }
-    SessionContext::new_with_config_rt(config, runtime)
+    let ctx = SessionContext::new_with_config_rt(config, runtime);
+    crate::functions::register(&ctx);
+    ctx
 }
 
 /// A DataFusion session with pareto's settings and unbounded memory.

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod contract;
 pub mod deliver;
 pub mod exit;
+pub mod functions;
 pub mod lake;
 pub mod ledger;
 pub mod model;
