@@ -1,5 +1,7 @@
 -- The cohort retention triangle: one row per signup month, one column per month since signup
 -- (m0 = the signup month), each the share of the cohort active that month.
+-- pareto: format customers=count m0=percent:0 m1=percent:0 m2=percent:0 m3=percent:0 m4=percent:0 m5=percent:0
+-- pareto: format m6=percent:0 m7=percent:0 m8=percent:0 m9=percent:0 m10=percent:0 m11=percent:0
 SELECT
     cohort,
     MAX(cohort_customers) AS customers,

@@ -7,6 +7,8 @@
 --   contraction   prev > 0, 0 < cur < prev                            → prev − cur
 --   churned       prev > 0, cur = 0                                   → prev
 -- so that start + new + reactivation + expansion − contraction − churned = end, exactly.
+-- won_mrr = new + reactivation (MRR from customers not billed the month before), for tables too
+-- narrow for both.
 -- logo_churn_rate = churned customers / customers billed the month before;
 -- grr = (start − contraction − churned) / start; nrr = (start + expansion − contraction − churned) / start;
 -- nrr_12m, grr_12m: customers billed twelve months before; their MRR now (nrr, capped at their
@@ -144,6 +146,7 @@ SELECT
     start_mrr,
     new_mrr,
     reactivation_mrr,
+    new_mrr + reactivation_mrr                                                                       AS won_mrr,
     expansion_mrr,
     contraction_mrr,
     churned_mrr,

@@ -26,6 +26,8 @@
 -- to six decimals): each group's hours are collected and sorted, and the p-th is interpolated
 -- between the values at positions ⌊p·(n−1)⌋ and ⌈p·(n−1)⌉.
 -- pareto: optional csat, nps
+-- pareto: format csat=percent prev_csat=percent csat_responses=count nps=number:0 prev_nps=number:0
+-- pareto: format first_reply_median_h=number:1 first_reply_p90_h=number:1 resolution_median_h=number:1 resolution_p90_h=number:1
 WITH seg AS (
     SELECT f.customer_id, f.company_size, f.tenure_band, f.region, f.industry, COALESCE(v.tier, 'Unscored') AS value_tier
     FROM customer_facts AS f

@@ -175,6 +175,7 @@ pub fn template_data(
     skipped: &BTreeMap<String, String>,
     missing_tables: &BTreeSet<String>,
     max_rows: usize,
+    queries: &BTreeMap<String, QueryFile>,
 ) -> Value {
     // Templates see the job's own queries; the ones they read (customer_facts, value_tiers, …)
     // can be millions of rows and stay out of memory-hungry JSON unless the job lists them.
@@ -188,6 +189,19 @@ pub fn template_data(
         // them): a list of a quarter of a million customers is for the archive, not for memory.
         let mut j = results::to_json_limited(r, max_rows);
         j["skipped"] = json!(false);
+        // Formats the query declares (`-- pareto: format csat=percent`): the table helper uses
+        // them instead of guessing from the column's name.
+        if let (Some(q), Some(columns)) = (queries.get(name), j["columns"].as_array_mut()) {
+            for (_, column, declared) in q.formats() {
+                let Ok(d) = declared else { continue };
+                if let Some(c) = columns.iter_mut().find(|c| c["name"] == column.as_str()) {
+                    c["format"] = json!(crate::render::format::word(d.format));
+                    if let Some(n) = d.decimals {
+                        c["decimals"] = json!(n);
+                    }
+                }
+            }
+        }
         res.insert(name.clone(), j);
     }
     for (name, why) in skipped {
@@ -549,7 +563,7 @@ async fn stages(
     // on big results: done on a thread of its own, so that the daemon's other jobs and its status
     // endpoint are not held up.
     let (fired_none, rendered, built) = blocking(|| -> Result<_, RunError> {
-        let mut data = template_data(job, period, opts.as_of, &results, &graph.skipped, &graph.stand_ins, config.max_rows);
+        let mut data = template_data(job, period, opts.as_of, &results, &graph.skipped, &graph.stand_ins, config.max_rows, &queries);
         let fired = crate::alerts::evaluate(&job.alerts, &data["results"], &|message, row| {
             let mut with_job = row.clone();
             with_job["job"] = data["job"].clone();
@@ -701,6 +715,28 @@ pub async fn check(project: &Project, job: &Job, templates: &Templates, notes: &
             }
         }
     }
+    // Declared formats name columns of their query's result.
+    for name in &graph.order {
+        let Some(q) = queries.get(name) else { continue };
+        let declared = q.formats();
+        if declared.is_empty() {
+            continue;
+        }
+        let Ok(table) = scopes.current.ctx.table_provider(name.as_str()).await else { continue };
+        let schema = table.schema();
+        for (line, column, _) in declared {
+            if schema.field_with_name(&column).is_err() {
+                let have: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+                problems.push(
+                    Problem::new(
+                        q.file.clone(),
+                        format!("`-- pareto: format` names `{column}`, which `{name}` does not return (it returns: {})", have.join(", ")),
+                    )
+                    .at(line, 1),
+                );
+            }
+        }
+    }
     if problems.is_empty() {
         // Render over empty results of the right shape: finds misspelt result names and helper
         // misuse without touching data.
@@ -724,7 +760,7 @@ pub async fn check(project: &Project, job: &Job, templates: &Templates, notes: &
                 );
             }
         }
-        let data = template_data(job, &period, as_of, &results, &graph.skipped, &graph.stand_ins, project.config.max_rows);
+        let data = template_data(job, &period, as_of, &results, &graph.skipped, &graph.stand_ins, project.config.max_rows, &queries);
         if let Err(RenderError::Problems(ps)) = templates.report(&job.template, &job.subject, &job.file, &data) {
             problems.extend(ps);
         }

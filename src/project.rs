@@ -34,6 +34,28 @@ impl QueryFile {
             .collect()
     }
 
+    /// Column formats the file declares in `-- pareto: format col=word col=word:decimals` lines,
+    /// each with its line number; a word that is not a format is an `Err` saying so.
+    pub fn formats(&self) -> Vec<(usize, String, Result<crate::render::format::Declared, String>)> {
+        let mut out = Vec::new();
+        for (i, line) in self.sql.lines().enumerate() {
+            let Some(rest) = line.trim().strip_prefix("--").and_then(|r| r.trim().strip_prefix("pareto:")) else { continue };
+            let Some(rest) = rest.trim().strip_prefix("format") else { continue };
+            if !rest.starts_with(char::is_whitespace) {
+                continue;
+            }
+            for pair in rest.split_whitespace() {
+                match pair.split_once('=') {
+                    Some((column, word)) if !column.is_empty() => {
+                        out.push((i + 1, column.to_string(), crate::render::format::parse_declared(word)))
+                    }
+                    _ => out.push((i + 1, pair.to_string(), Err(format!("`{pair}`: write `column=format`, like `csat=percent`")))),
+                }
+            }
+        }
+        out
+    }
+
     /// Whether the run archives this query's result: not when the file says `-- pareto: archive
     /// off` (an intermediate whose readers' results hold what it has).
     pub fn archived(&self) -> bool {
@@ -125,7 +147,13 @@ pub fn load(root: &Path, env: &BTreeMap<String, String>) -> Result<Project, Vec<
         }
         match std::fs::read_to_string(&path) {
             Ok(sql) => {
-                queries.insert(name.clone(), QueryFile::new(name, file, sql));
+                let q = QueryFile::new(name.clone(), file.clone(), sql);
+                for (line, _, declared) in q.formats() {
+                    if let Err(why) = declared {
+                        problems.push(Problem::new(file.clone(), format!("`-- pareto: format`: {why}")).at(line, 1));
+                    }
+                }
+                queries.insert(name, q);
             }
             Err(e) => problems.push(Problem::new(file, format!("cannot read: {e}"))),
         }

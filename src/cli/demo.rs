@@ -50,6 +50,16 @@ pub async fn run(root: &Path, a: DemoArgs) -> anyhow::Result<u8> {
         Ok(r) => {
             println!("report for {} ({}): {}", job.name, r.period.title(), r.dir.join("report.html").display());
             println!("the email it would send: {}", r.dir.join("message.eml").display());
+            // The project's own lake (`[defaults] lake`) is not the demo's: the next commands
+            // name it, and the demo's date, so they work as printed on any later day.
+            let lake = a.dir.join("lake").display().to_string();
+            let lake = if lake.contains(char::is_whitespace) { format!("'{lake}'") } else { lake };
+            let date = as_of.with_timezone(&job.tz).format("%Y-%m-%d");
+            println!();
+            println!("next, on the same lake (your own goes in pareto.toml, `[defaults] lake`):");
+            for command in next_commands(&lake, &job.name, &date.to_string(), job.scoring.is_some()) {
+                println!("  {command}");
+            }
             Ok(exit::OK)
         }
         Err(f) => {
@@ -57,4 +67,18 @@ pub async fn run(root: &Path, a: DemoArgs) -> anyhow::Result<u8> {
             Ok(f.error.exit_code())
         }
     }
+}
+
+/// What a newcomer types after the demo, runnable as printed from the project folder.
+fn next_commands(lake: &str, job: &str, date: &str, tiers: bool) -> Vec<String> {
+    let sql = if tiers {
+        "SELECT tier, COUNT(*) AS customers FROM value_tiers GROUP BY tier ORDER BY tier"
+    } else {
+        "SELECT country, COUNT(*) AS customers FROM customers GROUP BY country ORDER BY customers DESC LIMIT 5"
+    };
+    vec![
+        format!("PARETO_LAKE={lake} pareto check"),
+        format!("PARETO_LAKE={lake} pareto run {job} --dry-run --as-of {date}"),
+        format!("PARETO_LAKE={lake} pareto query --job {job} --as-of {date} \"{sql}\""),
+    ]
 }

@@ -64,6 +64,50 @@ pub fn currency(v: f64, code: &str, decimals: usize) -> String {
     }
 }
 
+/// A figure in three significant digits with a thousand (k), million (M) or billion (B) suffix
+/// once it reaches 1,000, for table cells on a phone's width: `123456` → `123k`, `12345678` →
+/// `12.3M`; below 1,000 a whole number.
+pub fn short(v: f64) -> String {
+    let a = v.abs();
+    let (scaled, suffix) = if a >= 999.5e6 {
+        (v / 1e9, "B")
+    } else if a >= 999.5e3 {
+        (v / 1e6, "M")
+    } else if a >= 999.5 {
+        (v / 1e3, "k")
+    } else {
+        return number(v, 0);
+    };
+    let decimals = match scaled.abs() {
+        x if x >= 99.95 => 0,
+        x if x >= 9.995 => 1,
+        _ => 2,
+    };
+    format!("{}{suffix}", number(scaled, decimals))
+}
+
+/// Whether a column of `format` shows its figures [`short`] in an HTML table: counts, numbers
+/// and money whose largest figure reaches 100,000 (every figure of the column, so they compare).
+pub fn shortens<'a>(format: ColumnFormat, mut values: impl Iterator<Item = &'a Value>) -> bool {
+    matches!(format, ColumnFormat::Integer | ColumnFormat::Decimal | ColumnFormat::Money)
+        && values.any(|v| as_f64(v).is_some_and(|f| f.abs() >= 99_999.5))
+}
+
+/// One cell of a column that [`shortens`]: `€12.3M`, `934k`.
+pub fn short_cell(v: &Value, format: ColumnFormat, currency_code: &str) -> String {
+    match as_f64(v) {
+        None => MISSING.into(),
+        Some(f) if format == ColumnFormat::Money => {
+            let n = short(f);
+            match n.strip_prefix('-') {
+                Some(abs) => format!("-{}{abs}", currency_prefix(currency_code)),
+                None => format!("{}{n}", currency_prefix(currency_code)),
+            }
+        }
+        Some(f) => short(f),
+    }
+}
+
 /// A ratio as a percentage: `0.1234` → `12.3%`.
 pub fn percent(v: f64, decimals: usize) -> String {
     format!("{}%", number(v * 100.0, decimals))
@@ -153,7 +197,53 @@ pub enum ColumnFormat {
     Month,
 }
 
-/// Guess a column's format: `*_change`, `*_growth` are signed changes; `*_share`, `*_rate`,
+/// The words a query can declare a column's format with (`-- pareto: format csat=percent
+/// csat_responses=count first_reply_h=number:1`), and what each means.
+pub const FORMAT_WORDS: [(&str, ColumnFormat); 10] = [
+    ("text", ColumnFormat::Text),
+    ("count", ColumnFormat::Integer),
+    ("number", ColumnFormat::Decimal),
+    ("money", ColumnFormat::Money),
+    ("percent", ColumnFormat::Percent),
+    ("change", ColumnFormat::Change),
+    ("points", ColumnFormat::Points),
+    ("date", ColumnFormat::Date),
+    ("month", ColumnFormat::Month),
+    ("integer", ColumnFormat::Integer),
+];
+
+/// A column's declared format, and the decimals it is shown with if the declaration says
+/// (`number:1`); otherwise the column's own figures decide ([`column_decimals`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Declared {
+    pub format: ColumnFormat,
+    pub decimals: Option<usize>,
+}
+
+/// The word that declares `format`.
+pub fn word(format: ColumnFormat) -> &'static str {
+    FORMAT_WORDS.iter().find(|(_, f)| *f == format).map(|(w, _)| *w).unwrap_or("text")
+}
+
+/// Read a declaration's format (`percent`, `number:1`); the error says what is known.
+pub fn parse_declared(word: &str) -> Result<Declared, String> {
+    let (name, decimals) = match word.split_once(':') {
+        Some((n, d)) => match d.parse::<usize>() {
+            Ok(d) if d <= 6 => (n, Some(d)),
+            _ => return Err(format!("`{word}`: the decimals after `:` must be a whole number from 0 to 6")),
+        },
+        None => (word, None),
+    };
+    match FORMAT_WORDS.iter().find(|(w, _)| *w == name) {
+        Some((_, format)) => Ok(Declared { format: *format, decimals }),
+        None => Err(format!(
+            "`{name}` is not a format; use one of {}",
+            FORMAT_WORDS[..9].iter().map(|(w, _)| *w).collect::<Vec<_>>().join(", ")
+        )),
+    }
+}
+
+/// Guess a column's format when its query does not declare one: `*_change`, `*_growth` are signed changes; `*_share`, `*_rate`,
 /// `*_pct` are ratios; money words are currency.
 pub fn column_format(name: &str, type_name: &str) -> ColumnFormat {
     let n = name.to_ascii_lowercase();
@@ -197,6 +287,7 @@ pub fn column_decimals<'a>(format: ColumnFormat, values: impl Iterator<Item = &'
         ColumnFormat::Money if max >= 1000.0 => 0,
         ColumnFormat::Decimal if max >= 100.0 => 0,
         ColumnFormat::Integer => 0,
+        ColumnFormat::Percent | ColumnFormat::Change | ColumnFormat::Points => 1,
         _ => 2,
     }
 }
@@ -210,10 +301,10 @@ pub fn cell(v: &Value, format: ColumnFormat, currency_code: &str, decimals: usiz
         ColumnFormat::Integer => as_f64(v).map(|f| number(f, 0)),
         ColumnFormat::Decimal => as_f64(v).map(|f| number(f, decimals)),
         ColumnFormat::Money => as_f64(v).map(|f| currency(f, currency_code, decimals)),
-        ColumnFormat::Percent => as_f64(v).map(|f| percent(f, 1)),
-        ColumnFormat::Change => as_f64(v).map(|f| signed(f, "percent", currency_code, 1).1),
+        ColumnFormat::Percent => as_f64(v).map(|f| percent(f, decimals)),
+        ColumnFormat::Change => as_f64(v).map(|f| signed(f, "percent", currency_code, decimals).1),
         // `*_pp` columns hold percentage points already (6.3, not 0.063).
-        ColumnFormat::Points => as_f64(v).map(|f| signed(f / 100.0, "points", currency_code, 1).1),
+        ColumnFormat::Points => as_f64(v).map(|f| signed(f / 100.0, "points", currency_code, decimals).1),
         ColumnFormat::Date => v.as_str().and_then(|s| date(s, if s.len() > 10 { "%Y-%m-%d %H:%M" } else { "%Y-%m-%d" })),
         ColumnFormat::Month => v.as_str().and_then(|s| date(s, "%b %Y")),
         ColumnFormat::Text => Some(match v {
@@ -257,6 +348,25 @@ mod tests {
     }
 
     #[test]
+    fn short_figures_keep_three_significant_digits() {
+        assert_eq!(short(950.4), "950");
+        assert_eq!(short(999.5), "1.00k");
+        assert_eq!(short(12_345.0), "12.3k");
+        assert_eq!(short(123_456.0), "123k");
+        assert_eq!(short(999_999.0), "1.00M");
+        assert_eq!(short(-12_345_678.0), "-12.3M");
+        assert_eq!(short(2_500_000_000.0), "2.50B");
+        assert_eq!(short_cell(&json!("1234567.89"), ColumnFormat::Money, "EUR"), "€1.23M");
+        assert_eq!(short_cell(&json!(-250000), ColumnFormat::Money, "USD"), "-$250k");
+        assert_eq!(short_cell(&json!(null), ColumnFormat::Integer, "EUR"), "–");
+        let column = [json!(99_999), json!(5)];
+        assert!(!shortens(ColumnFormat::Integer, column.iter()));
+        let column = [json!(100_000), json!(5)];
+        assert!(shortens(ColumnFormat::Money, column.iter()));
+        assert!(!shortens(ColumnFormat::Percent, column.iter()));
+    }
+
+    #[test]
     fn percent_and_signed_changes() {
         assert_eq!(percent(0.1234, 1), "12.3%");
         assert_eq!(signed(0.1234, "percent", "EUR", 1), (Direction::Up, "+12.3%".into()));
@@ -293,7 +403,7 @@ mod tests {
         assert_eq!(column_format("csat_7d", "float"), ColumnFormat::Percent);
         assert_eq!(column_format("met", "integer"), ColumnFormat::Integer);
         assert_eq!(column_format("revenue_change", "float"), ColumnFormat::Change);
-        assert_eq!(cell(&json!(-0.04), ColumnFormat::Change, "EUR", 2), "−4.0%");
+        assert_eq!(cell(&json!(-0.04), ColumnFormat::Change, "EUR", 1), "−4.0%");
         assert_eq!(cell(&json!("1234.50"), ColumnFormat::Money, "EUR", 0), "€1,235");
         assert_eq!(cell(&json!(null), ColumnFormat::Money, "EUR", 0), "–");
         assert_eq!(cell(&json!(0.5), ColumnFormat::Percent, "EUR", 1), "50.0%");

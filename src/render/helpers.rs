@@ -59,16 +59,30 @@ fn currency_code(h: &Helper, ctx: &Context) -> String {
 /// `{{number x decimals=0}}`
 fn number(h: &Helper, r: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
     let v = param(h, r, 0, "number")?;
-    let text = format::as_f64(v).map(|f| format::number(f, decimals(h, 0))).unwrap_or_else(|| MISSING.into());
+    let text = match format::as_f64(v) {
+        Some(f) if short(h) && f.abs() >= 99_999.5 => format::short(f),
+        Some(f) => format::number(f, decimals(h, 0)),
+        None => MISSING.into(),
+    };
     out.write(&r.get_escape_fn()(&text))?;
     Ok(())
 }
 
-/// `{{currency x decimals=0 code="EUR"}}`: the job's `currency` unless `code` is given.
+/// `short=true`: a figure of 100,000 or more in three significant digits (`€93.6M`, `355k`), for
+/// headline figures on a phone's width.
+fn short(h: &Helper) -> bool {
+    h.hash_get("short").is_some_and(|v| v.value().as_bool() == Some(true))
+}
+
+/// `{{currency x decimals=0 code="EUR" short=true}}`: the job's `currency` unless `code` is given.
 fn currency(h: &Helper, r: &Handlebars, ctx: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
     let v = param(h, r, 0, "currency")?;
     let code = currency_code(h, ctx);
-    let text = format::as_f64(v).map(|f| format::currency(f, &code, decimals(h, 0))).unwrap_or_else(|| MISSING.into());
+    let text = match format::as_f64(v) {
+        Some(f) if short(h) && f.abs() >= 99_999.5 => format::short_cell(v, format::ColumnFormat::Money, &code),
+        Some(f) => format::currency(f, &code, decimals(h, 0)),
+        None => MISSING.into(),
+    };
     out.write(&r.get_escape_fn()(&text))?;
     Ok(())
 }
@@ -156,6 +170,9 @@ fn delta_text(h: &Helper, r: &Handlebars, ctx: &Context, _: &mut RenderContext, 
 struct Grid {
     columns: Vec<(String, ColumnFormat)>,
     rows: Vec<Vec<String>>,
+    /// The rows as an HTML table shows them: columns of large figures in three significant
+    /// digits (`€12.3M`), so a table fits a phone; the text part keeps every digit.
+    short_rows: Vec<Vec<String>>,
     /// Cells to show in grey (a figure from too small a sample).
     grey: Vec<Vec<bool>>,
     more: usize,
@@ -167,7 +184,14 @@ fn grid(h: &Helper, r: &Handlebars, ctx: &Context) -> Result<Grid, RenderError> 
     let result = param(h, r, 0, "table")?;
     if result.get("skipped").and_then(|s| s.as_bool()) == Some(true) {
         let why = result.get("reason").and_then(|s| s.as_str()).unwrap_or("its data is missing");
-        return Ok(Grid { columns: Vec::new(), rows: Vec::new(), grey: Vec::new(), more: 0, off: Some(format!("Not available: {why}.")) });
+        return Ok(Grid {
+            columns: Vec::new(),
+            rows: Vec::new(),
+            short_rows: Vec::new(),
+            grey: Vec::new(),
+            more: 0,
+            off: Some(format!("Not available: {why}.")),
+        });
     }
     let bad = || RenderErrorReason::Other("`table` takes a query result, like `{{table results.top_customers}}`".into());
     let all_cols = result.get("columns").and_then(|c| c.as_array()).ok_or_else(bad)?;
@@ -182,6 +206,14 @@ fn grid(h: &Helper, r: &Handlebars, ctx: &Context) -> Result<Grid, RenderError> 
         .iter()
         .map(|c| (c["name"].as_str().unwrap_or_default().to_string(), c["type"].as_str().unwrap_or("text").to_string()))
         .collect();
+    // A format the query declares (`-- pareto: format csat=percent`) wins over a guess from the
+    // column's name; so do its decimals (`number:1`).
+    let declared = |name: &str| -> Option<format::Declared> {
+        let c = all_cols.iter().find(|c| c["name"] == name)?;
+        let d = format::parse_declared(c.get("format")?.as_str()?).ok()?;
+        Some(format::Declared { decimals: c.get("decimals").and_then(|d| d.as_u64()).map(|d| d as usize), ..d })
+    };
+    let format_of = |n: &str, t: &str| declared(n).map(|d| d.format).unwrap_or_else(|| format::column_format(n, t));
     match &wanted {
         Some(w) => {
             for name in w {
@@ -192,10 +224,10 @@ fn grid(h: &Helper, r: &Handlebars, ctx: &Context) -> Result<Grid, RenderError> 
                     ))
                     .into());
                 };
-                columns.push((n.clone(), format::column_format(n, t)));
+                columns.push((n.clone(), format_of(n, t)));
             }
         }
-        None => columns = described.iter().map(|(n, t)| (n.clone(), format::column_format(n, t))).collect(),
+        None => columns = described.iter().map(|(n, t)| (n.clone(), format_of(n, t))).collect(),
     }
     // `percent="m*,share"`: show these columns (a trailing * matches a prefix) as percentages.
     if let Some(globs) = h.hash_get("percent").and_then(|p| p.value().as_str()) {
@@ -230,11 +262,33 @@ fn grid(h: &Helper, r: &Handlebars, ctx: &Context) -> Result<Grid, RenderError> 
     let rows: Vec<&Value> = rows.iter().filter(matches).collect();
     let limit = h.hash_get("limit").and_then(|l| l.value().as_u64()).map(|l| l as usize).unwrap_or(usize::MAX);
     let shown_rows: Vec<&Value> = rows.iter().take(limit).copied().collect();
-    let decimals: Vec<usize> =
-        columns.iter().map(|(n, f)| format::column_decimals(*f, shown_rows.iter().filter_map(|r| r.get(n)))).collect();
+    let decimals: Vec<usize> = columns
+        .iter()
+        .map(|(n, f)| match declared(n).and_then(|d| d.decimals) {
+            Some(d) => d,
+            None => format::column_decimals(*f, shown_rows.iter().filter_map(|r| r.get(n))),
+        })
+        .collect();
     let shown: Vec<Vec<String>> = shown_rows
         .iter()
         .map(|r| columns.iter().zip(&decimals).map(|((n, f), d)| format::cell(r.get(n).unwrap_or(&Value::Null), *f, &code, *d)).collect())
+        .collect();
+    let shorten: Vec<bool> = columns.iter().map(|(n, f)| format::shortens(*f, shown_rows.iter().filter_map(|r| r.get(n)))).collect();
+    let short_rows: Vec<Vec<String>> = shown_rows
+        .iter()
+        .zip(&shown)
+        .map(|(r, cells)| {
+            columns
+                .iter()
+                .zip(&shorten)
+                .zip(cells)
+                .map(
+                    |(((n, f), short), cell)| {
+                        if *short { format::short_cell(r.get(n).unwrap_or(&Value::Null), *f, &code) } else { cell.clone() }
+                    },
+                )
+                .collect()
+        })
         .collect();
     // `grey="csat:csat_low_sample"`: show column csat in grey where csat_low_sample is true.
     let grey_rules: Vec<(String, String)> = h
@@ -252,7 +306,7 @@ fn grid(h: &Helper, r: &Handlebars, ctx: &Context) -> Result<Grid, RenderError> 
         Some(n) if truncated && filters.is_empty() => n as usize,
         _ => rows.len(),
     };
-    Ok(Grid { more: all.saturating_sub(shown.len()), columns, rows: shown, grey, off: None })
+    Ok(Grid { more: all.saturating_sub(shown.len()), columns, rows: shown, short_rows, grey, off: None })
 }
 
 fn numeric(f: ColumnFormat) -> bool {
@@ -268,25 +322,26 @@ fn table_html(h: &Helper, r: &Handlebars, ctx: &Context, _: &mut RenderContext, 
     }
     // `compact=true`: smaller type and padding for wide tables, so they fit the 640-pixel page.
     let compact = h.hash_get("compact").is_some_and(|c| c.value().as_bool() == Some(true));
-    let (size, pad) = if compact { ("11px;line-height:15px", 4) } else { ("13px;line-height:18px", 6) };
+    // Headings are smaller than figures and wrap between words, and large figures are shortened
+    // (`€12.3M`): on a phone (341 pixels inside the page's margins at 375) a table fits without
+    // scrolling sideways.
+    let (size, pad, heading) =
+        if compact { ("11px;line-height:15px", 3, "10px;line-height:13px") } else { ("13px;line-height:18px", 4, "11px;line-height:14px") };
     // Every byte of a cell's markup is repeated in every cell, and Gmail clips an HTML part past
     // about 102 KB: the padding is the table's `cellpadding` and the alignment each cell's `align`
     // attribute (every client honours both; cells are left-aligned without it), not styles.
     let mut s = format!(
-        "<table role=\"presentation\" width=\"100%\" cellpadding=\"{pad}\" cellspacing=\"0\" border=\"0\" style=\"border-collapse:collapse;width:100%;font-size:{size};\">\n<tr>"
+        "<table role=\"presentation\" width=\"100%\" cellpadding=\"{pad}\" cellspacing=\"0\" border=\"0\" style=\"border-collapse:collapse;width:100%;font-size:{size};\">\n<tr valign=\"bottom\" style=\"font-size:{heading};color:#57606a\">"
     );
     for (name, f) in &g.columns {
         let align = if numeric(*f) { "right" } else { "left" };
-        s.push_str(&format!(
-            "<th align=\"{align}\" style=\"border-bottom:2px solid #d0d7de;color:#57606a;font-weight:600\">{}</th>",
-            esc(&format::heading(name))
-        ));
+        s.push_str(&format!("<td align=\"{align}\" style=\"border-bottom:2px solid #d0d7de\">{}</td>", esc(&format::heading(name))));
     }
     s.push_str("</tr>\n");
     if g.rows.is_empty() {
         s.push_str(&format!("<tr><td colspan=\"{}\" style=\"color:#57606a\">No rows.</td></tr>\n", g.columns.len().max(1)));
     }
-    for (row, grey) in g.rows.iter().zip(&g.grey) {
+    for (row, grey) in g.short_rows.iter().zip(&g.grey) {
         s.push_str("<tr>");
         for (((_, f), v), grey) in g.columns.iter().zip(row).zip(grey) {
             let align = if numeric(*f) { " align=\"right\"" } else { "" };

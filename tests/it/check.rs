@@ -101,3 +101,43 @@ fn check_plans_against_real_schemas_and_finds_template_mistakes() {
     assert!(out.stdout.contains("templates/weekly-leadership.html.hbs:"), "{}", out.stdout);
     assert!(out.stdout.contains("unknown helper `tabel`"), "{}", out.stdout);
 }
+
+#[test]
+fn declared_formats_win_over_guesses_and_check_names_bad_ones() {
+    let p = TestProject::new();
+    lake::write(&p.root);
+    p.file("jobs/fmt.toml", "name = \"fmt\"\nschedule = \"0 7 * * *\"\nperiod = \"month\"\nqueries = [\"fmt\"]\ntemplate = \"fmt\"\nsubject = \"x\"\nto = [\"a@example.com\"]\n");
+    // Each of these names would be guessed wrong: `csat_score` as a percentage (it is a mean
+    // score out of 5), `happy` as a plain number (it is a share), `revenue_rank` as money.
+    p.file(
+        "queries/fmt.sql",
+        "-- pareto: format csat_score=number:2 happy=percent:0\n-- pareto: format revenue_rank=count growth_pp=points\n\
+         SELECT 4.25 AS csat_score, 0.875 AS happy, 3 AS revenue_rank, 6.25 AS growth_pp, 0.5 AS csat\n",
+    );
+    p.file("templates/fmt.html.hbs", "{{table results.fmt}}\n");
+    p.file("templates/fmt.txt.hbs", "{{table results.fmt}}\n");
+    p.run(&["check"]).expect(0);
+    p.run(&["run", "fmt", "--as-of", "2026-11-23", "--dry-run"]).expect(0);
+    assert_eq!(
+        p.read("archive/fmt/2026-10.preview/report.txt"),
+        "CSAT score  Happy  Revenue rank  Growth pp   CSAT\n\
+         ----------  -----  ------------  ---------  -----\n      \
+               4.25    88%             3    +6.3 pp  50.0%\n\n"
+    );
+
+    // A word that is not a format, a pair without `=`, decimals out of range, and a column the
+    // query does not return: every one, with its line.
+    p.file("queries/fmt.sql", "SELECT 1 AS a,\n-- pareto: format a=percentage b\n  2 AS b\n-- pareto: format c=count a=number:9\n");
+    let out = p.run(&["check"]);
+    out.expect(2);
+    assert_eq!(
+        out.stdout,
+        "\
+queries/fmt.sql:2:1: `-- pareto: format`: `percentage` is not a format; use one of text, count, number, money, percent, change, points, date, month
+queries/fmt.sql:2:1: `-- pareto: format`: `b`: write `column=format`, like `csat=percent`
+queries/fmt.sql:4:1: `-- pareto: format`: `number:9`: the decimals after `:` must be a whole number from 0 to 6
+queries/fmt.sql:4:1: `-- pareto: format` names `c`, which `fmt` does not return (it returns: a, b)
+4 problem(s) found
+"
+    );
+}

@@ -154,6 +154,36 @@ fn demo_writes_a_report_from_a_fresh_clone() {
         "{}",
         out.stdout
     );
+    // The next commands it prints work as printed, from the project folder, with a shell.
+    let next: Vec<&str> = out.stdout.lines().skip_while(|l| !l.starts_with("next, on the same lake")).skip(1).map(str::trim).collect();
+    assert_eq!(
+        next,
+        [
+            "PARETO_LAKE=demo/lake pareto check",
+            "PARETO_LAKE=demo/lake pareto run weekly-leadership --dry-run --as-of 2026-11-23",
+            "PARETO_LAKE=demo/lake pareto query --job weekly-leadership --as-of 2026-11-23 \"SELECT tier, COUNT(*) AS customers FROM value_tiers GROUP BY tier ORDER BY tier\"",
+        ]
+    );
+    let bin_dir = std::path::Path::new(crate::support::BIN).parent().unwrap();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    for command in &next {
+        let o = std::process::Command::new("sh")
+            .args(["-c", command])
+            .current_dir(&p.root)
+            .env("PATH", &path)
+            .env_remove("PARETO_LAKE")
+            .env_remove("PARETO_ARCHIVE")
+            .env_remove("PARETO_PROJECT")
+            .env_remove("PARETO_LOG")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(0), "{command}\n{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+        if command.contains("pareto query") {
+            assert!(stdout.contains("| tier ") && stdout.contains("| A "), "{stdout}");
+        }
+    }
+    assert!(p.path("archive/weekly-leadership/2026-W47.preview/report.html").is_file());
     let html = std::fs::read_to_string(report).unwrap();
     for section in [
         "Weekly value report",
@@ -255,7 +285,55 @@ fn the_demo_report_fits_under_gmails_clipping_size() {
     assert!(html.len() < 100_000, "the HTML part is {} bytes", html.len());
     // Padding is the tables' cellpadding, alignment and no-wrapping the cells' align and nowrap
     // attributes: not repeated as styles in every cell.
-    assert!(html.contains("cellpadding=\"6\"") && html.contains("<td align=\"right\" nowrap style=\"border-bottom:1px solid #eaeef2\">"));
+    assert!(html.contains("cellpadding=\"4\"") && html.contains("<td align=\"right\" nowrap style=\"border-bottom:1px solid #eaeef2\">"));
     assert!(!html.contains("text-align:right;padding"), "alignment repeated in cell styles");
     assert!(!html.contains("#eaeef2;white-space:nowrap"), "no-wrapping repeated in cell styles");
+}
+
+/// Lay `html` out in headless Chromium at `width` pixels and return the right edge of its widest
+/// element (the page scrolls sideways when that is past `width`).
+fn right_edge_at(html: &std::path::Path, width: u32) -> u32 {
+    let page = std::fs::read_to_string(html).unwrap();
+    let probe = format!(
+        "<script>document.documentElement.style.width='{width}px';var w=0;\
+         document.querySelectorAll('*').forEach(function(e){{w=Math.max(w,e.getBoundingClientRect().right);}});\
+         document.title='right='+Math.ceil(w);</script></body>"
+    );
+    let probed = html.with_file_name(format!("probe-{width}.html"));
+    std::fs::write(&probed, page.replace("</body>", &probe)).unwrap();
+    let o = std::process::Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1024,900", "--dump-dom"])
+        .arg(format!("file://{}", probed.display()))
+        .output()
+        .expect("run chromium (Debian's package; .ci/test installs it)");
+    let dom = String::from_utf8_lossy(&o.stdout);
+    let title = dom.split("<title>right=").nth(1).and_then(|t| t.split('<').next()).unwrap_or_else(|| panic!("no measure in {dom:.300}"));
+    title.parse().unwrap()
+}
+
+#[test]
+fn the_demo_report_fits_a_phone_without_scrolling_sideways() {
+    let p = repo_copy();
+    p.run(&["demo", "--until", "2026-11-23"]).expect(0);
+    let report = p.path("demo/archive/weekly-leadership/2026-W47.preview/report.html");
+    // The page is 640 pixels at most and shrinks with the screen; every table fits 375 (large
+    // figures shortened, wide tables cut to the columns that matter in the email).
+    assert_eq!(right_edge_at(&report, 375), 375);
+    assert_eq!(right_edge_at(&report, 640), 640);
+    assert_eq!(right_edge_at(&report, 1024), 1024);
+    // And a screenshot at a phone's size is a picture of the report, not a blank page.
+    let shot = p.path("phone.png");
+    let o = std::process::Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=375,900"])
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", report.display()))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let png = std::fs::read(&shot).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    let (w, h) = (u32::from_be_bytes(png[16..20].try_into().unwrap()), u32::from_be_bytes(png[20..24].try_into().unwrap()));
+    assert_eq!((w, h), (375, 900));
+    // A blank 375 × 900 page compresses to a few hundred bytes; the report's first screen is text.
+    assert!(png.len() > 20_000, "the screenshot is {} bytes: blank?", png.len());
 }

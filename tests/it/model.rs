@@ -170,7 +170,9 @@ fn invariants_on_the_demo_lake() {
             - cents(&r["contraction_mrr"])
             - cents(&r["churned_mrr"]);
         assert_eq!(lhs, cents(&r["end_mrr"]), "{r}");
+        assert_eq!(cents(&r["won_mrr"]), cents(&r["new_mrr"]) + cents(&r["reactivation_mrr"]), "{r}");
     }
+    assert!(mv.iter().any(|r| cents(&r["reactivation_mrr"]) > 0), "the demo lake has customers who come back");
     let all: Vec<&Value> = mv.iter().filter(|r| r["segment"] == "All").collect();
     assert_eq!(all.len(), 12);
     for w in all.windows(2) {
