@@ -12,6 +12,7 @@ use crate::project::QueryFile;
 use crate::query::{self, Graph, Params, QueryError, QueryResult, Scope, Scopes, Tables};
 use crate::render::{RenderError, Templates};
 use crate::results;
+use crate::spec::job::AttachFormat;
 use crate::spec::job::{Job, ParamValue};
 use chrono::{DateTime, SecondsFormat, Utc};
 use datafusion::common::ScalarValue;
@@ -583,13 +584,22 @@ async fn stages(
             archive::write_atomic(&path, bytes).map_err(|source| RunError::Archive { path, source })
         };
         let mut attachments = Vec::new();
-        for a in job.attach.iter().filter(|a| results.contains_key(*a)) {
+        for a in job.attach.iter().filter(|a| results.contains_key(&a.result)) {
             // An email is no place for a million rows: attachments stop at `attach_max_rows` (the
             // archive keeps every row in the Parquet file).
-            let csv = results::attachment_csv(&results[a], job.attach_max_rows)
-                .map_err(|e| DeliverError::Build(format!("cannot write {a}.csv: {e}")))?;
-            write(&format!("results/{a}.csv"), &csv)?;
-            attachments.push((format!("{a}-{}.csv", period.label()), csv));
+            let r = &results[&a.result];
+            let file = format!("{}.{}", a.result, a.format.extension());
+            let bytes = match a.format {
+                AttachFormat::Csv => results::attachment_csv(r, job.attach_max_rows).map_err(|e| e.to_string()),
+                AttachFormat::Xlsx => {
+                    let declared = queries.get(&a.result).map(|q| q.formats()).unwrap_or_default();
+                    let declared = declared.into_iter().filter_map(|(_, c, d)| Some((c, d.ok()?))).collect();
+                    crate::render::xlsx::workbook(r, job.attach_max_rows, &declared, &job.currency)
+                }
+            }
+            .map_err(|e| DeliverError::Build(format!("cannot write {file}: {e}")))?;
+            write(&format!("results/{file}"), &bytes)?;
+            attachments.push((format!("{}-{}.{}", a.result, period.label(), a.format.extension()), bytes));
         }
         let message_id = deliver::message_id(&job.name, &period.label(), &from);
         let built = deliver::build(Draft {

@@ -74,12 +74,14 @@ pub fn build(d: Draft) -> Result<Built, DeliverError> {
         alternative
     } else {
         let csv = ContentType::parse("text/csv; charset=utf-8").expect("valid content type");
+        let xlsx = ContentType::parse("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet").expect("valid content type");
         d.attachments.into_iter().fold(MultiPart::mixed().multipart(alternative), |m, (name, bytes)| {
+            let kind = if name.ends_with(".xlsx") { xlsx.clone() } else { csv.clone() };
             // Attachments hold lake data, which may contain any byte: base64 keeps every line of
             // the SMTP stream short and CRLF-terminated, so no value can end the message early
             // (SMTP smuggling) or make a strict server refuse it ("line too long").
             let body = Body::new_with_encoding(bytes, ContentTransferEncoding::Base64).expect("base64 encodes any bytes");
-            m.singlepart(Attachment::new(name).body(body, csv.clone()))
+            m.singlepart(Attachment::new(name).body(body, kind))
         })
     };
     let message = b.multipart(body).map_err(|e| DeliverError::Build(e.to_string()))?;

@@ -3,6 +3,7 @@
 
 pub mod format;
 pub mod helpers;
+pub mod xlsx;
 
 use crate::problem::Problem;
 use handlebars::{Handlebars, RenderErrorReason};

@@ -34,7 +34,7 @@ struct RawJob {
     #[serde(default)]
     owners: Vec<Spanned<String>>,
     #[serde(default)]
-    attach: Vec<Spanned<String>>,
+    attach: Vec<Spanned<toml::Value>>,
     attach_max_rows: Option<usize>,
     currency: Option<String>,
     #[serde(default)]
@@ -300,6 +300,31 @@ pub enum ParamValue {
     Date(chrono::NaiveDate),
 }
 
+/// A result attached to the email: `"exit_list"` (CSV) or `{ result = "exit_list", format = "xlsx" }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub result: String,
+    pub format: AttachFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachFormat {
+    /// Text a spreadsheet would run as a formula gets a leading `'`.
+    Csv,
+    /// A workbook of typed cells (numbers, dates, text) with a header row, frozen, and the
+    /// result's column formats.
+    Xlsx,
+}
+
+impl AttachFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            AttachFormat::Csv => "csv",
+            AttachFormat::Xlsx => "xlsx",
+        }
+    }
+}
+
 /// A checked job.
 #[derive(Debug, Clone)]
 pub struct Job {
@@ -319,8 +344,8 @@ pub struct Job {
     pub cc: Vec<Mailbox>,
     pub bcc: Vec<Mailbox>,
     pub owners: Vec<Mailbox>,
-    pub attach: Vec<String>,
-    /// Rows at most in an attached CSV (the archive keeps every row).
+    pub attach: Vec<Attachment>,
+    /// Rows at most in an attached file (the archive keeps every row).
     pub attach_max_rows: usize,
     pub currency: String,
     pub params: BTreeMap<String, ParamValue>,
@@ -507,11 +532,48 @@ fn check(raw: RawJob, text: &str, shown: &Path, config: &Config, known: &Known) 
 
     let mut attach = Vec::new();
     for a in &raw.attach {
-        let n = a.get_ref().trim_end_matches(".csv").to_string();
-        if !queries.contains(&n) && !raw.queries.is_empty() {
-            problems.push(at(a.span(), format!("`attach`: `{n}` is not one of this job's `queries`")));
+        let (name, format) = match a.get_ref() {
+            toml::Value::String(s) => (s.trim_end_matches(".csv").to_string(), AttachFormat::Csv),
+            toml::Value::Table(t) => {
+                let mut bad = false;
+                for key in t.keys().filter(|k| !["result", "format"].contains(&k.as_str())) {
+                    problems.push(at(
+                        a.span(),
+                        format!("`attach`: unknown key `{key}`; an entry is `{{ result = \"exit_list\", format = \"xlsx\" }}`"),
+                    ));
+                    bad = true;
+                }
+                let format = match t.get("format") {
+                    None => AttachFormat::Csv,
+                    Some(toml::Value::String(f)) if f == "csv" => AttachFormat::Csv,
+                    Some(toml::Value::String(f)) if f == "xlsx" => AttachFormat::Xlsx,
+                    Some(other) => {
+                        problems.push(at(a.span(), format!("`attach`: format {other} is not one of \"csv\", \"xlsx\"")));
+                        bad = true;
+                        AttachFormat::Csv
+                    }
+                };
+                match t.get("result") {
+                    Some(toml::Value::String(r)) if !bad => (r.clone(), format),
+                    Some(toml::Value::String(_)) => continue,
+                    _ => {
+                        problems.push(at(a.span(), "`attach`: name the result to attach, as `result = \"exit_list\"`".to_string()));
+                        continue;
+                    }
+                }
+            }
+            other => {
+                problems.push(at(
+                    a.span(),
+                    format!("`attach`: {other} is neither a result's name nor `{{ result = \"exit_list\", format = \"xlsx\" }}`"),
+                ));
+                continue;
+            }
+        };
+        if !queries.contains(&name) && !raw.queries.is_empty() {
+            problems.push(at(a.span(), format!("`attach`: `{name}` is not one of this job's `queries`")));
         } else {
-            attach.push(n);
+            attach.push(Attachment { result: name, format });
         }
     }
 

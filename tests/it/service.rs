@@ -232,9 +232,17 @@ fn monthly_segment_review_attaches_the_a_and_exit_lists() {
     let msg = MessageParser::default().parse(&got[0].raw).unwrap();
     assert_eq!(msg.subject(), Some("Segment review · November 2026"));
     let names: Vec<&str> = msg.attachments().map(|a| a.attachment_name().unwrap()).collect();
-    assert_eq!(names, vec!["a_list-2026-11.csv", "exit_list-2026-11.csv"]);
+    assert_eq!(names, vec!["a_list-2026-11.csv", "exit_list-2026-11.xlsx"]);
     let a = msg.attachments().next().unwrap();
     assert_eq!(String::from_utf8_lossy(a.contents()).lines().count(), 1, "no customer is in A: the header alone");
+    // The Exit list as a workbook: Umbrella, its twelve months' revenue a number in euros.
+    let x = crate::support::read_xlsx(&p.path("archive/monthly-segment-review/2026-11/results/exit_list.xlsx"));
+    let cells = x["rows"].as_array().unwrap();
+    assert_eq!(cells.len(), 2, "{x}");
+    let header: Vec<&str> = cells[0].as_array().unwrap().iter().map(|c| c[0].as_str().unwrap()).collect();
+    let at = |name: &str| &cells[1][header.iter().position(|h| *h == name).unwrap()];
+    assert_eq!(at("name"), &json!(["Umbrella", "s", "General"]));
+    assert_eq!(at("revenue_12m"), &json!([49.5, "n", "\"€\"#,##0.00;-\"€\"#,##0.00"]));
     let tiers = rows(&p, "monthly-segment-review/2026-11", "tier_summary");
     let got: Vec<Value> = tiers.iter().map(|r| json!([r["tier"], r["members"]])).collect();
     assert_eq!(got, vec![json!(["B", 2]), json!(["C", 1]), json!(["Exit", 1])]);

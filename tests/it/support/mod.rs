@@ -185,3 +185,24 @@ pub fn same(row: &serde_json::Value, expected: serde_json::Value) {
         }
     }
 }
+
+/// What openpyxl (an independent reader) sees in an .xlsx file: the sheet's name, frozen cell and
+/// filter, and every cell as `[value, type, number format]` (type `s` text, `n` number, `d` date,
+/// `b` boolean, `f` formula), with the header row's boldness.
+pub fn read_xlsx(path: &Path) -> serde_json::Value {
+    let script = r#"
+import json, sys, openpyxl
+wb = openpyxl.load_workbook(sys.argv[1])
+ws = wb.active
+rows = [[[c.value.isoformat() if hasattr(c.value, "isoformat") else c.value, c.data_type, c.number_format] for c in r] for r in ws.iter_rows()]
+print(json.dumps({"sheet": ws.title, "freeze": ws.freeze_panes, "filter": ws.auto_filter.ref,
+                  "bold": [c.font.b for c in ws[1]], "rows": rows}))
+"#;
+    let o = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(path)
+        .output()
+        .expect("python3 with openpyxl (.ci/test installs it)");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
