@@ -112,18 +112,23 @@ fn declared_formats_win_over_guesses_and_check_names_bad_ones() {
     p.file(
         "queries/fmt.sql",
         "-- pareto: format csat_score=number:2 happy=percent:0\n-- pareto: format revenue_rank=count growth_pp=points\n\
-         SELECT 4.25 AS csat_score, 0.875 AS happy, 3 AS revenue_rank, 6.25 AS growth_pp, 0.5 AS csat\n",
+         SELECT 4.25 AS csat_score, 0.875 AS happy, 3 AS revenue_rank, 6.25 AS growth_pp, 0.5 AS csat, 12345678.9 AS big\n",
     );
-    p.file("templates/fmt.html.hbs", "{{table results.fmt}}\n");
+    // The HTML table shows a column of large figures in three significant digits, and so do the
+    // helpers with `short=true`; the text table keeps every digit.
+    p.file("templates/fmt.html.hbs", "{{table results.fmt}}\n{{#with results.fmt.rows.[0]}}{{currency big short=true}} {{number big short=true}} {{currency revenue_rank short=true}}{{/with}}\n");
     p.file("templates/fmt.txt.hbs", "{{table results.fmt}}\n");
     p.run(&["check"]).expect(0);
     p.run(&["run", "fmt", "--as-of", "2026-11-23", "--dry-run"]).expect(0);
     assert_eq!(
         p.read("archive/fmt/2026-10.preview/report.txt"),
-        "CSAT score  Happy  Revenue rank  Growth pp   CSAT\n\
-         ----------  -----  ------------  ---------  -----\n      \
-               4.25    88%             3    +6.3 pp  50.0%\n\n"
+        "CSAT score  Happy  Revenue rank  Growth pp   CSAT         Big\n\
+         ----------  -----  ------------  ---------  -----  ----------\n      \
+               4.25    88%             3    +6.3 pp  50.0%  12,345,679\n\n"
     );
+    let html = p.read("archive/fmt/2026-10.preview/report.html");
+    assert!(html.contains(">12.3M</td></tr>"), "{html}");
+    assert!(html.ends_with("</table>\n€12.3M 12.3M €3\n"), "{html}");
 
     // A word that is not a format, a pair without `=`, decimals out of range, and a column the
     // query does not return: every one, with its line.
