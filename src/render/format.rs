@@ -57,12 +57,19 @@ pub fn currency_prefix(code: &str) -> String {
 
 /// `-1234.5` in EUR with 0 decimals → `-€1,235`.
 pub fn currency(v: f64, code: &str, decimals: usize) -> String {
-    let n = number(v, decimals);
+    with_currency(number(v, decimals), code)
+}
+
+/// A formatted figure with the currency's sign after any minus: `-€12.3M`.
+fn with_currency(n: String, code: &str) -> String {
     match n.strip_prefix('-') {
         Some(abs) => format!("-{}{abs}", currency_prefix(code)),
         None => format!("{}{n}", currency_prefix(code)),
     }
 }
+
+/// Figures from here on may be shown [`short`] (the HTML's tables, `short=true`).
+pub const SHORT_FROM: f64 = 99_999.5;
 
 /// A figure in three significant digits with a thousand (k), million (M) or billion (B) suffix
 /// once it reaches 1,000, for table cells on a phone's width: `123456` → `123k`, `12345678` →
@@ -90,20 +97,14 @@ pub fn short(v: f64) -> String {
 /// and money whose largest figure reaches 100,000 (every figure of the column, so they compare).
 pub fn shortens<'a>(format: ColumnFormat, mut values: impl Iterator<Item = &'a Value>) -> bool {
     matches!(format, ColumnFormat::Integer | ColumnFormat::Decimal | ColumnFormat::Money)
-        && values.any(|v| as_f64(v).is_some_and(|f| f.abs() >= 99_999.5))
+        && values.any(|v| as_f64(v).is_some_and(|f| f.abs() >= SHORT_FROM))
 }
 
 /// One cell of a column that [`shortens`]: `€12.3M`, `934k`.
 pub fn short_cell(v: &Value, format: ColumnFormat, currency_code: &str) -> String {
     match as_f64(v) {
         None => MISSING.into(),
-        Some(f) if format == ColumnFormat::Money => {
-            let n = short(f);
-            match n.strip_prefix('-') {
-                Some(abs) => format!("-{}{abs}", currency_prefix(currency_code)),
-                None => format!("{}{n}", currency_prefix(currency_code)),
-            }
-        }
+        Some(f) if format == ColumnFormat::Money => with_currency(short(f), currency_code),
         Some(f) => short(f),
     }
 }

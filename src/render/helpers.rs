@@ -60,7 +60,7 @@ fn currency_code(h: &Helper, ctx: &Context) -> String {
 fn number(h: &Helper, r: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
     let v = param(h, r, 0, "number")?;
     let text = match format::as_f64(v) {
-        Some(f) if short(h) && f.abs() >= 99_999.5 => format::short(f),
+        Some(f) if short(h) && f.abs() >= format::SHORT_FROM => format::short(f),
         Some(f) => format::number(f, decimals(h, 0)),
         None => MISSING.into(),
     };
@@ -79,7 +79,7 @@ fn currency(h: &Helper, r: &Handlebars, ctx: &Context, _: &mut RenderContext, ou
     let v = param(h, r, 0, "currency")?;
     let code = currency_code(h, ctx);
     let text = match format::as_f64(v) {
-        Some(f) if short(h) && f.abs() >= 99_999.5 => format::short_cell(v, format::ColumnFormat::Money, &code),
+        Some(f) if short(h) && f.abs() >= format::SHORT_FROM => format::short_cell(v, format::ColumnFormat::Money, &code),
         Some(f) => format::currency(f, &code, decimals(h, 0)),
         None => MISSING.into(),
     };
