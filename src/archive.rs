@@ -85,6 +85,9 @@ pub struct QueryRecord {
 /// One recipient's line in `run.json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeliveryRecord {
+    /// The group whose report it is (a bursting job).
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub group: String,
     pub recipient: String,
     /// `sent`, `rejected`, `unknown` or `pending` (not delivered, may be retried).
     pub state: String,
@@ -100,7 +103,12 @@ impl From<&crate::deliver::smtp::Outcome> for DeliveryRecord {
             Attempt::Unknown(_) => "unknown",
             Attempt::Retry(_) | Attempt::Fatal(_) => "pending",
         };
-        DeliveryRecord { recipient: o.recipient.to_string(), state: state.into(), reply: crate::deliver::smtp::describe(&o.attempt) }
+        DeliveryRecord {
+            group: String::new(),
+            recipient: o.recipient.to_string(),
+            state: state.into(),
+            reply: crate::deliver::smtp::describe(&o.attempt),
+        }
     }
 }
 
@@ -128,6 +136,24 @@ pub struct RunRecord {
     pub alerts: Vec<String>,
     /// For a held run: what became of the notice to the owners.
     pub notice: Option<String>,
+    /// A bursting job's groups: each one's report, recipients, and why it was not sent.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub groups: Vec<GroupRecord>,
+}
+
+/// One group of a bursting job in `run.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupRecord {
+    pub key: String,
+    pub name: Option<String>,
+    /// Its folder in the run folder.
+    pub folder: String,
+    pub recipients: Vec<String>,
+    pub subject: String,
+    pub message_id: Option<String>,
+    /// Why it was not sent (no rows, no alert, no address), if it was not.
+    pub not_sent: Option<String>,
+    pub rows: BTreeMap<String, usize>,
 }
 
 impl RunRecord {

@@ -80,6 +80,8 @@ pub const TABLES: &[(&str, &[Column])] = &[
             opt("birth_year", Int),
             opt("strategic", Bool),
             opt("referred_by", Int),
+            // The account manager (`owners.owner_id`): bursting sends each owner their accounts.
+            opt("owner_id", Int),
         ],
     ),
     (
@@ -115,6 +117,8 @@ pub const TABLES: &[(&str, &[Column])] = &[
     ),
     ("csat", &[col("ticket_id", Int), col("customer_id", Int), col("rated_at", Timestamp), col("score", Int)]),
     ("nps", &[col("customer_id", Int), col("responded_at", Timestamp), col("score", Int)]),
+    // Account managers and their addresses; optional (a lake without it has no owners' reports).
+    ("owners", &[col("owner_id", Int), col("name", Text), col("email", Text), opt("team", Text)]),
 ];
 
 /// The Arrow type a stand-in column gets for a kind (the sample lake's types).
@@ -138,7 +142,7 @@ pub fn schema(table: &str) -> Option<Schema> {
 }
 
 /// The names of the contract tables: a query reading one the lake lacks is switched off, not failed.
-pub const TABLE_NAMES: &[&str] = &["customers", "orders", "subscriptions", "tickets", "csat", "nps"];
+pub const TABLE_NAMES: &[&str] = &["customers", "orders", "subscriptions", "tickets", "csat", "nps", "owners"];
 
 /// The column that says how recent a contract table's rows are.
 pub fn time_column(table: &str) -> Option<&'static str> {

@@ -142,6 +142,9 @@ pub struct Recipient {
     /// recognisable).
     pub handed_at: Option<DateTime<Utc>>,
     pub reply: Option<String>,
+    /// The group whose report it is (`""` for a job without `[burst]`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub group: String,
 }
 
 /// An entry of a run's event log.
@@ -189,13 +192,21 @@ CREATE TABLE IF NOT EXISTS runs (
     UNIQUE (job, period)
 );
 CREATE TABLE IF NOT EXISTS outbox (
-    run_id INTEGER PRIMARY KEY REFERENCES runs(id),
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    grp TEXT NOT NULL DEFAULT '',
+    position INTEGER NOT NULL DEFAULT 0,
+    label TEXT,
     sender TEXT,
     message BLOB NOT NULL,
-    stored_at TEXT NOT NULL
+    subject TEXT,
+    message_id TEXT,
+    hold TEXT,
+    stored_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, grp)
 );
 CREATE TABLE IF NOT EXISTS deliveries (
     run_id INTEGER NOT NULL REFERENCES runs(id),
+    grp TEXT NOT NULL DEFAULT '',
     position INTEGER NOT NULL,
     recipient TEXT NOT NULL,
     state TEXT NOT NULL,
@@ -203,7 +214,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     handed_at TEXT,
     reply TEXT,
     updated_at TEXT NOT NULL,
-    PRIMARY KEY (run_id, recipient)
+    PRIMARY KEY (run_id, grp, recipient)
 );
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
@@ -221,6 +232,71 @@ CREATE TABLE IF NOT EXISTS watermarks (
 
 const RUN_COLUMNS: &str =
     "id, job, period, due_at, state, attempts, sends, by, started_at, finished_at, next_try_at, error, message_id, subject";
+
+/// A ledger written before bursting had one message per run: its outbox and deliveries gain the
+/// group column (`''`: the job's one message), in one transaction, keeping every row.
+const MIGRATE_GROUPS: &str = "
+ALTER TABLE outbox RENAME TO outbox_v1;
+ALTER TABLE deliveries RENAME TO deliveries_v1;
+CREATE TABLE outbox (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    grp TEXT NOT NULL DEFAULT '',
+    position INTEGER NOT NULL DEFAULT 0,
+    label TEXT,
+    sender TEXT,
+    message BLOB NOT NULL,
+    subject TEXT,
+    message_id TEXT,
+    hold TEXT,
+    stored_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, grp)
+);
+CREATE TABLE deliveries (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    grp TEXT NOT NULL DEFAULT '',
+    position INTEGER NOT NULL,
+    recipient TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    handed_at TEXT,
+    reply TEXT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, grp, recipient)
+);
+INSERT INTO outbox (run_id, sender, message, stored_at) SELECT run_id, sender, message, stored_at FROM outbox_v1;
+INSERT INTO deliveries (run_id, position, recipient, state, attempts, handed_at, reply, updated_at)
+    SELECT run_id, position, recipient, state, attempts, handed_at, reply, updated_at FROM deliveries_v1;
+DROP TABLE outbox_v1;
+DROP TABLE deliveries_v1;
+";
+
+/// One message to put in the outbox: a job's report, or one group's of a bursting job.
+#[derive(Debug, Clone)]
+pub struct Outboxed {
+    /// The group (`\"\"` for a job without `[burst]`).
+    pub group: String,
+    /// The group as people read it (`17 (Ada Akers)`).
+    pub label: String,
+    pub sender: Option<String>,
+    pub message: Vec<u8>,
+    pub recipients: Vec<String>,
+    pub subject: String,
+    pub message_id: String,
+    /// Why it is not sent (no rows, no address): it has no recipients.
+    pub hold: Option<String>,
+}
+
+/// A message waiting in the outbox: its group, the envelope sender, the exact bytes.
+pub type Queued = (String, Option<String>, Vec<u8>);
+
+/// A group of a run, as the outbox holds it.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupRow {
+    pub group: String,
+    pub label: String,
+    pub subject: Option<String>,
+    pub hold: Option<String>,
+}
 
 fn run_row(r: &rusqlite::Row) -> rusqlite::Result<Run> {
     let opt_ts = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> { Ok(r.get::<_, Option<String>>(i)?.map(|s| parse_ts(&s))) };
@@ -258,6 +334,13 @@ impl Ledger {
         conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(sql)?;
         conn.execute_batch(SCHEMA).map_err(sql)?;
+        let grouped: bool =
+            conn.query_row("SELECT count(*) > 0 FROM pragma_table_info('outbox') WHERE name = 'grp'", [], |r| r.get(0)).map_err(sql)?;
+        if !grouped {
+            let tx = conn.unchecked_transaction().map_err(sql)?;
+            tx.execute_batch(MIGRATE_GROUPS).map_err(sql)?;
+            tx.commit().map_err(sql)?;
+        }
         Ok(Ledger { conn: Mutex::new(conn), path })
     }
 
@@ -413,50 +496,80 @@ impl Ledger {
         })
     }
 
-    /// Put the rendered message in the outbox with its recipients pending, and move the run to
-    /// `rendered`, in one transaction.
-    pub fn store_outbox(
-        &self,
-        id: i64,
-        sender: Option<&str>,
-        message: &[u8],
-        recipients: &[String],
-        message_id: &str,
-        subject: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), LedgerError> {
+    /// Put the rendered messages in the outbox with their recipients pending, and move the run to
+    /// `rendered`, in one transaction: a bursting job's groups all, or none.
+    pub fn store_outbox(&self, id: i64, messages: &[Outboxed], now: DateTime<Utc>) -> Result<(), LedgerError> {
         self.with(|c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             tx.execute("DELETE FROM deliveries WHERE run_id = ?1", [id])?;
-            tx.execute(
-                "INSERT OR REPLACE INTO outbox (run_id, sender, message, stored_at) VALUES (?1, ?2, ?3, ?4)",
-                params![id, sender, message, ts(now)],
-            )?;
-            for (i, r) in recipients.iter().enumerate() {
+            tx.execute("DELETE FROM outbox WHERE run_id = ?1", [id])?;
+            let mut position = 0i64;
+            for (i, m) in messages.iter().enumerate() {
                 tx.execute(
-                    "INSERT OR IGNORE INTO deliveries (run_id, position, recipient, state, updated_at) VALUES (?1, ?2, ?3, 'pending', ?4)",
-                    params![id, i as i64, r, ts(now)],
+                    "INSERT INTO outbox (run_id, grp, position, label, sender, message, subject, message_id, hold, stored_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    params![id, m.group, i as i64, m.label, m.sender, m.message, m.subject, m.message_id, m.hold, ts(now)],
                 )?;
+                for r in &m.recipients {
+                    position += 1;
+                    tx.execute(
+                        "INSERT OR IGNORE INTO deliveries (run_id, grp, position, recipient, state, updated_at) VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
+                        params![id, m.group, position, r, ts(now)],
+                    )?;
+                }
             }
+            let (message_id, subject, detail) = match messages {
+                [m] if m.group.is_empty() => {
+                    (Some(m.message_id.clone()), m.subject.clone(), format!("{} bytes for {} recipient(s)", m.message.len(), m.recipients.len()))
+                }
+                _ => {
+                    let held = messages.iter().filter(|m| m.hold.is_some()).count();
+                    (
+                        None,
+                        format!("{} reports, one per group", messages.len()),
+                        format!("{} group(s): {} to send ({position} recipient(s)), {held} not sent", messages.len(), messages.len() - held),
+                    )
+                }
+            };
             tx.execute(
                 "UPDATE runs SET state = 'rendered', message_id = ?2, subject = ?3, updated_at = ?4 WHERE id = ?1",
                 params![id, message_id, subject, ts(now)],
             )?;
-            event(&tx, id, now, "rendered", Some(&format!("{} bytes for {} recipient(s)", message.len(), recipients.len())))?;
+            event(&tx, id, now, "rendered", Some(&detail))?;
             tx.commit()
         })
     }
 
-    /// The outbox: the sender and the exact bytes to send.
-    pub fn outbox(&self, id: i64) -> Result<Option<(Option<String>, Vec<u8>)>, LedgerError> {
-        self.with(|c| c.query_row("SELECT sender, message FROM outbox WHERE run_id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+    /// The outbox: each message to send, with its group and sender, in the order they are sent.
+    /// Messages held back (no rows, no address) are not in it.
+    pub fn outbox(&self, id: i64) -> Result<Vec<Queued>, LedgerError> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT grp, sender, message FROM outbox WHERE run_id = ?1 AND hold IS NULL ORDER BY position")?;
+            st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect()
+        })
+    }
+
+    /// The groups of a bursting job's run (none for a job without `[burst]`), in order.
+    pub fn groups(&self, id: i64) -> Result<Vec<GroupRow>, LedgerError> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT grp, label, subject, hold FROM outbox WHERE run_id = ?1 AND grp <> '' ORDER BY position")?;
+            st.query_map([id], |r| {
+                Ok(GroupRow {
+                    group: r.get(0)?,
+                    label: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    subject: r.get(2)?,
+                    hold: r.get(3)?,
+                })
+            })?
+            .collect()
+        })
     }
 
     /// The recipients of a run, in the order they are sent to.
     pub fn recipients(&self, id: i64) -> Result<Vec<Recipient>, LedgerError> {
         self.with(|c| {
             let mut st =
-                c.prepare("SELECT recipient, state, attempts, handed_at, reply FROM deliveries WHERE run_id = ?1 ORDER BY position")?;
+                c.prepare("SELECT recipient, state, attempts, handed_at, reply, grp FROM deliveries WHERE run_id = ?1 ORDER BY position")?;
             st.query_map([id], |r| {
                 Ok(Recipient {
                     address: r.get(0)?,
@@ -464,6 +577,7 @@ impl Ledger {
                     attempts: r.get(2)?,
                     handed_at: r.get::<_, Option<String>>(3)?.map(|s| parse_ts(&s)),
                     reply: r.get(4)?,
+                    group: r.get(5)?,
                 })
             })?
             .collect()
@@ -483,11 +597,11 @@ impl Ledger {
     }
 
     /// Count an attempt at one recipient.
-    pub fn attempt_recipient(&self, id: i64, recipient: &str, now: DateTime<Utc>) -> Result<(), LedgerError> {
+    pub fn attempt_recipient(&self, id: i64, group: &str, recipient: &str, now: DateTime<Utc>) -> Result<(), LedgerError> {
         self.with(|c| {
             c.execute(
-                "UPDATE deliveries SET attempts = attempts + 1, updated_at = ?3 WHERE run_id = ?1 AND recipient = ?2",
-                params![id, recipient, ts(now)],
+                "UPDATE deliveries SET attempts = attempts + 1, updated_at = ?3 WHERE run_id = ?1 AND recipient = ?2 AND grp = ?4",
+                params![id, recipient, ts(now), group],
             )
             .map(|_| ())
         })
@@ -495,27 +609,36 @@ impl Ledger {
 
     /// Record that the message bytes are about to go to the server for `recipient`: from here on
     /// a lost connection means the delivery is unknown.
-    pub fn handed(&self, id: i64, recipient: &str, now: DateTime<Utc>) -> Result<(), LedgerError> {
+    pub fn handed(&self, id: i64, group: &str, recipient: &str, now: DateTime<Utc>) -> Result<(), LedgerError> {
         self.with(|c| {
             c.execute(
-                "UPDATE deliveries SET handed_at = ?3, updated_at = ?3 WHERE run_id = ?1 AND recipient = ?2",
-                params![id, recipient, ts(now)],
+                "UPDATE deliveries SET handed_at = ?3, updated_at = ?3 WHERE run_id = ?1 AND recipient = ?2 AND grp = ?4",
+                params![id, recipient, ts(now), group],
             )
             .map(|_| ())
         })
     }
 
     /// Record how one recipient's delivery ended (or, for `pending`, the last temporary failure).
-    pub fn delivered(&self, id: i64, recipient: &str, state: Delivery, reply: &str, now: DateTime<Utc>) -> Result<(), LedgerError> {
+    pub fn delivered(
+        &self,
+        id: i64,
+        group: &str,
+        recipient: &str,
+        state: Delivery,
+        reply: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
         self.with(|c| {
             let tx = c.transaction()?;
             tx.execute(
                 "UPDATE deliveries SET state = ?3, reply = ?4, handed_at = CASE WHEN ?3 = 'pending' THEN NULL ELSE handed_at END,
-                 updated_at = ?5 WHERE run_id = ?1 AND recipient = ?2",
-                params![id, recipient, state.as_str(), reply, ts(now)],
+                 updated_at = ?5 WHERE run_id = ?1 AND recipient = ?2 AND grp = ?6",
+                params![id, recipient, state.as_str(), reply, ts(now), group],
             )?;
             if state != Delivery::Pending {
-                event(&tx, id, now, &format!("recipient {}", state.as_str()), Some(&format!("{recipient}: {reply}")))?;
+                let who = if group.is_empty() { recipient.to_string() } else { format!("{recipient} (group {group})") };
+                event(&tx, id, now, &format!("recipient {}", state.as_str()), Some(&format!("{who}: {reply}")))?;
             }
             tx.commit()
         })
@@ -524,18 +647,19 @@ impl Ledger {
     /// Recipients handed over by a process that died before the server's answer was recorded:
     /// their delivery is unknown. Returns their addresses.
     pub fn settle_handed(&self, id: i64, now: DateTime<Utc>) -> Result<Vec<String>, LedgerError> {
-        let handed: Vec<String> =
-            self.recipients(id)?.into_iter().filter(|r| r.state == Delivery::Pending && r.handed_at.is_some()).map(|r| r.address).collect();
+        let handed: Vec<Recipient> =
+            self.recipients(id)?.into_iter().filter(|r| r.state == Delivery::Pending && r.handed_at.is_some()).collect();
         for r in &handed {
             self.delivered(
                 id,
-                r,
+                &r.group,
+                &r.address,
                 Delivery::Unknown,
                 "the process stopped after handing the message over and before the server's answer was recorded",
                 now,
             )?;
         }
-        Ok(handed)
+        Ok(handed.into_iter().map(|r| r.address).collect())
     }
 
     /// End an attempt in `state` with its error, and when to try again.
@@ -691,6 +815,42 @@ mod tests {
         assert_eq!(created.len(), 1);
         assert_eq!(l.get("weekly", "2026-W46").unwrap().unwrap().state, State::Skipped);
         assert_eq!(l.watermark("weekly").unwrap(), Some(t("2026-11-23T08:00:00Z")));
+    }
+
+    #[test]
+    fn a_ledger_from_before_bursting_keeps_its_outbox_and_deliveries() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // The schema as it was: one message per run, deliveries keyed by recipient.
+            let c = Connection::open(dir.path().join("ledger.sqlite")).unwrap();
+            c.execute_batch(
+                "CREATE TABLE runs (id INTEGER PRIMARY KEY, job TEXT NOT NULL, period TEXT NOT NULL, due_at TEXT NOT NULL,
+                   state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, sends INTEGER NOT NULL DEFAULT 0, by TEXT,
+                   created_at TEXT NOT NULL, updated_at TEXT NOT NULL, started_at TEXT, finished_at TEXT, next_try_at TEXT,
+                   error TEXT, message_id TEXT, subject TEXT, notified TEXT NOT NULL DEFAULT '', UNIQUE (job, period));
+                 CREATE TABLE outbox (run_id INTEGER PRIMARY KEY REFERENCES runs(id), sender TEXT, message BLOB NOT NULL, stored_at TEXT NOT NULL);
+                 CREATE TABLE deliveries (run_id INTEGER NOT NULL REFERENCES runs(id), position INTEGER NOT NULL, recipient TEXT NOT NULL,
+                   state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, handed_at TEXT, reply TEXT, updated_at TEXT NOT NULL,
+                   PRIMARY KEY (run_id, recipient));
+                 INSERT INTO runs (id, job, period, due_at, state, created_at, updated_at) VALUES
+                   (1, 'weekly', '2026-W47', '2026-11-23T06:00:00.000Z', 'sending', 'x', 'x');
+                 INSERT INTO outbox VALUES (1, 'r@example.com', X'6869', 'x');
+                 INSERT INTO deliveries VALUES (1, 0, 'a@example.com', 'sent', 1, 'x', '250 OK', 'x'),
+                                               (1, 1, 'b@example.com', 'pending', 0, NULL, NULL, 'x');",
+            )
+            .unwrap();
+        }
+        let l = Ledger::open(dir.path()).unwrap();
+        assert_eq!(l.outbox(1).unwrap(), vec![(String::new(), Some("r@example.com".to_string()), b"hi".to_vec())]);
+        let r = l.recipients(1).unwrap();
+        let got: Vec<(&str, Delivery, &str)> = r.iter().map(|r| (r.address.as_str(), r.state, r.group.as_str())).collect();
+        assert_eq!(got, vec![("a@example.com", Delivery::Sent, ""), ("b@example.com", Delivery::Pending, "")]);
+        // The rest of the run goes on as before, and opening it again changes nothing.
+        l.delivered(1, "", "b@example.com", Delivery::Sent, "250 OK", t("2026-11-23T06:01:00Z")).unwrap();
+        drop(l);
+        let l = Ledger::open(dir.path()).unwrap();
+        assert!(l.recipients(1).unwrap().iter().all(|r| r.state == Delivery::Sent));
+        assert!(l.groups(1).unwrap().is_empty());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod archive;
+pub mod burst;
 pub mod clock;
 pub mod contract;
 pub mod deliver;

@@ -31,6 +31,8 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// Send to these instead of the job's recipients.
     pub to: Vec<Mailbox>,
+    /// A bursting job: only this group (its key, or its folder name).
+    pub group: Option<String>,
 }
 
 /// Why a run failed.
@@ -76,11 +78,13 @@ pub struct Failure {
     pub record: Option<PathBuf>,
 }
 
-/// A rendered, archived report, ready to send: the exact message bytes and who gets them.
-#[derive(Debug)]
-pub struct Rendered {
-    pub dir: PathBuf,
-    pub period: Period,
+/// One message of a run: the report (one group's, for a bursting job) and who gets it.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// The group's folder in the run folder (`""` for a job without `[burst]`).
+    pub group: String,
+    /// The group as people read it, `17 (Ada Akers)` (`""` without `[burst]`).
+    pub label: String,
     /// The envelope sender.
     pub sender: Option<lettre::Address>,
     /// The message as it is archived in `message.eml` and stored in the outbox.
@@ -89,10 +93,32 @@ pub struct Rendered {
     pub recipients: Vec<lettre::Address>,
     pub subject: String,
     pub message_id: String,
+    /// Why it is not sent: the group had no rows, no alert fired for it, or it has no usable
+    /// address.
+    pub hold: Option<String>,
+}
+
+/// A rendered, archived run, ready to send: the exact message bytes and who gets them.
+#[derive(Debug)]
+pub struct Rendered {
+    pub dir: PathBuf,
+    pub period: Period,
+    /// One message; for a bursting job one per group, in the burst query's order.
+    pub messages: Vec<Outgoing>,
     /// A `send_if = "alerts"` job with nothing to say: nothing is to be sent.
     pub no_alerts: bool,
+    /// Groups of a bursting job without a usable address (a data-quality problem the owners
+    /// hear about), and rows of the burst query without a key.
+    pub unaddressed: Vec<String>,
     /// `run.json` so far: the caller records how delivery went and writes it.
     pub record: RunRecord,
+}
+
+impl Rendered {
+    /// The messages to send.
+    pub fn to_send(&self) -> impl Iterator<Item = &Outgoing> {
+        self.messages.iter().filter(|m| m.hold.is_none())
+    }
 }
 
 /// What a preview (`--dry-run`, `--to`) did.
@@ -107,6 +133,12 @@ pub struct Report {
     pub subject: String,
     /// How each recipient's delivery ended (`--to` only).
     pub deliveries: Vec<deliver::smtp::Outcome>,
+    /// A bursting job's group folders, each holding its group's report.
+    pub groups: Vec<String>,
+    /// Groups not sent, with why.
+    pub held: Vec<String>,
+    /// Groups without a usable address.
+    pub unaddressed: Vec<String>,
 }
 
 /// The parameters every query can use, and the job's own.
@@ -361,6 +393,7 @@ pub async fn render(project: &Project, job: &Job, opts: &RunOptions, period: Per
         deliveries: Vec::new(),
         alerts: Vec::new(),
         notice: None,
+        groups: Vec::new(),
     };
     let limit = project.config.lake_timeout;
     let deadline = tokio::time::Instant::now() + limit;
@@ -416,16 +449,20 @@ pub async fn preview(project: &Project, job: &Job, opts: &RunOptions) -> Result<
     } else if opts.dry_run {
         "dry-run"
     } else {
-        deliveries =
-            deliver::smtp::send_each(&project.config.smtp, r.sender.as_ref(), &r.recipients, &r.bytes, &mut deliver::smtp::Quiet).await;
-        r.record.deliveries = deliveries.iter().map(archive::DeliveryRecord::from).collect();
-        let failed: Vec<String> = deliveries
-            .iter()
-            .filter_map(|d| match &d.attempt {
-                deliver::smtp::Attempt::Sent(_) => None,
-                a => Some(format!("{}: {}", d.recipient, deliver::smtp::describe(a))),
-            })
-            .collect();
+        let mut failed = Vec::new();
+        for m in r.messages.iter().filter(|m| m.hold.is_none()) {
+            let sent =
+                deliver::smtp::send_each(&project.config.smtp, m.sender.as_ref(), &m.recipients, &m.bytes, &mut deliver::smtp::Quiet).await;
+            for d in &sent {
+                let mut rec = archive::DeliveryRecord::from(d);
+                rec.group = m.group.clone();
+                r.record.deliveries.push(rec);
+                if !matches!(d.attempt, deliver::smtp::Attempt::Sent(_)) {
+                    failed.push(format!("{}: {}", d.recipient, deliver::smtp::describe(&d.attempt)));
+                }
+            }
+            deliveries.extend(sent);
+        }
         if !failed.is_empty() {
             let error = RunError::Deliver(DeliverError::Smtp { server: project.config.smtp.host.clone(), message: failed.join("; ") });
             return Err(fail(&r.dir, r.record, error));
@@ -437,14 +474,19 @@ pub async fn preview(project: &Project, job: &Job, opts: &RunOptions) -> Result<
     r.record
         .write(&r.dir, "run.json")
         .map_err(|e| Failure { error: RunError::Archive { path: r.dir.join("run.json"), source: e }, record: None })?;
+    let held = r.messages.iter().filter_map(|m| m.hold.as_ref().map(|h| format!("{}: {h}", m.label))).collect();
+    let groups = r.messages.iter().filter(|m| !m.group.is_empty()).map(|m| m.group.clone()).collect();
     Ok(Report {
         dir: r.dir,
         period,
         sent: outcome == "sent",
         outcome,
         recipients: r.record.recipients.clone(),
-        subject: r.subject,
+        subject: r.messages.first().map(|m| m.subject.clone()).unwrap_or_default(),
         deliveries,
+        groups,
+        held,
+        unaddressed: r.unaddressed,
     })
 }
 
@@ -469,13 +511,25 @@ async fn stages(
         (None, true) => "pareto <pareto@localhost>".parse().expect("valid fallback sender"),
         (None, false) => return Err(DeliverError::NoSender.into()),
     };
+    if opts.group.is_some() && job.burst.is_none() {
+        return Err(QueryError::Problems(vec![crate::problem::Problem::new(
+            job.file.clone(),
+            format!("`--group`: job `{}` has no `[burst]`, so it has no groups", job.name),
+        )])
+        .into());
+    }
 
-    let prepared = prepare(project, job, &job.queries, BTreeMap::new(), period, opts.as_of, config.contract).await?;
+    let prepared = prepare(project, job, &wanted(job), BTreeMap::new(), period, opts.as_of, config.contract).await?;
     let Prepared { scopes, graph, queries, lake_problems } = prepared;
     if let Some(e) = lake_problems.into_iter().next() {
         return Err(e.into());
     }
     let graph = graph.ok().map_err(QueryError::Problems)?;
+    let per_group = crate::burst::nodes(&graph, &queries);
+    let problems = crate::burst::problems(job, &graph, &queries, &per_group);
+    if !problems.is_empty() {
+        return Err(QueryError::Problems(problems).into());
+    }
 
     // The data-health gate: stale data holds the report, and the owners hear why.
     let stale = crate::model::freshness::check(&scopes.current.ctx, &job.require_fresh, opts.as_of)
@@ -495,26 +549,206 @@ async fn stages(
         )])
         .into());
     }
+    if let Some(b) = &job.burst
+        && let Some(why) = graph.skipped.get(&b.query)
+    {
+        return Err(QueryError::Problems(vec![crate::problem::Problem::new(
+            job.file.clone(),
+            format!("the burst query `{}` is off ({why}), so there are no groups to send to; nothing was sent", b.query),
+        )])
+        .into());
+    }
     // The run folder is built beside the real one and swapped in whole once complete. Each
     // result goes to the archive as Parquet as soon as it is made; only the job's own queries
     // (what the template reads) stay in memory to the end.
     let staging = archive::Staging::new(dir).map_err(|source| RunError::Archive { path: dir.to_path_buf(), source })?;
-    let results_dir = staging.path().join("results");
-    let keep: BTreeSet<String> = job.queries.iter().cloned().collect();
+    // The queries that run once: all of them, or for a bursting job all but the per-group ones.
+    // What the per-group ones read stays in memory until every group is done.
+    let mut keep: BTreeSet<String> = job.queries.iter().filter(|q| !per_group.contains(*q)).cloned().collect();
+    keep.extend(job.burst.as_ref().map(|b| b.query.clone()));
+    for n in &per_group {
+        keep.extend(graph.deps[n].iter().filter(|d| !per_group.contains(*d)).cloned());
+    }
     // Queries that held the most memory in the job's last run do not run beside each other.
-    let heavy = archive::last_peaks(&project.config.archive, &job.name)
+    let heavy: BTreeSet<String> = archive::last_peaks(&project.config.archive, &job.name)
         .into_iter()
         .filter(|(_, mib)| *mib > query::HEAVY_MIB)
         .map(|(name, _)| name)
         .collect();
-    let options = query::RunOptions { keep: Some(keep), parallel: project.config.parallel_queries, heavy };
+    let options = query::RunOptions { keep: Some(keep), parallel: project.config.parallel_queries, heavy: heavy.clone() };
     let mut stats: BTreeMap<String, QueryRecord> = BTreeMap::new();
+    let shared = subgraph(&graph, |n| !per_group.contains(n));
+    let results = run_queries(&scopes, &shared, &queries, &options, &staging.path().join("results"), &mut stats, true).await;
+    // Recorded for a failed run too: what ran, and how long it took, before the failure.
+    record.queries = graph.order.iter().filter_map(|n| stats.get(n).cloned()).collect();
+    let results = results?;
+    for (name, why) in &graph.skipped {
+        tracing::info!(query = %name, reason = %why, "query off");
+    }
+    let rc = RenderCtx { config, job, period, opts, templates: &templates, from: &from, queries: &queries, graph: &graph };
+
+    let mut unaddressed = Vec::new();
+    let (messages, fired_none) = match &job.burst {
+        // Rendering, attachments and the archive's JSON are synchronous work that can take
+        // seconds on big results: done on a thread of its own, so that the daemon's other jobs
+        // and its status endpoint are not held up.
+        None => {
+            let own: BTreeSet<String> = job.queries.iter().cloned().collect();
+            let (m, fired_none) = blocking(|| render_message(&rc, &results, staging.path(), None, &own, record))?;
+            (vec![m], fired_none)
+        }
+        Some(b) => {
+            let file = queries[&b.query].file.clone();
+            let (mut groups, unkeyed) = crate::burst::groups(b, &results[&b.query])
+                .map_err(|why| QueryError::Problems(vec![crate::problem::Problem::new(file.clone(), why)]))?;
+            if unkeyed > 0 {
+                unaddressed.push(format!("{unkeyed} row(s) of `{}` have no `{}` and belong to no group", b.query, b.key));
+            }
+            if let Some(want) = &opts.group {
+                groups.retain(|g| g.key_text == *want || g.folder == *want);
+                if groups.is_empty() {
+                    return Err(QueryError::Problems(vec![crate::problem::Problem::new(
+                        file,
+                        format!("`--group {want}`: `{}` returned no group with `{}` = {want}", b.query, b.key),
+                    )])
+                    .into());
+                }
+            }
+            // The shared results the template reads are archived once, beside the groups.
+            let shared_own: BTreeSet<String> = job.queries.iter().filter(|q| !per_group.contains(*q)).cloned().collect();
+            blocking(|| write_json(config, &results, &shared_own, staging.path()))?;
+            let own: BTreeSet<String> = job.queries.iter().filter(|q| per_group.contains(*q)).cloned().collect();
+            // A per-group query reading a shared result that is off (a model the data could not
+            // support) is off too, for every group, and says why.
+            let mut off: BTreeMap<String, String> = BTreeMap::new();
+            for n in graph.order.iter().filter(|n| per_group.contains(*n)) {
+                let why = graph.deps[n].iter().find_map(|d| results.get(d).and_then(|r| r.off.clone()).or_else(|| off.get(d).cloned()));
+                if let Some(why) = why {
+                    off.insert(n.clone(), why);
+                }
+            }
+            let per = subgraph(&graph, |n| per_group.contains(n) && !off.contains_key(n));
+            let group_options = query::RunOptions { keep: Some(own.clone()), parallel: project.config.parallel_queries, heavy };
+            let mut progress = crate::progress::Progress::counting(groups.len(), "groups");
+            let mut messages = Vec::new();
+            let mut group_stats: BTreeMap<String, QueryRecord> = BTreeMap::new();
+            for g in &groups {
+                let shown = crate::burst::describe(g);
+                progress.started(&shown);
+                let with_key = |s: &Scope| {
+                    let mut p = (*s.params).clone();
+                    p.insert(crate::burst::KEY_PARAM.into(), g.key.clone());
+                    Scope { ctx: s.ctx.clone(), params: Arc::new(p) }
+                };
+                let scoped = Scopes { current: with_key(&scopes.current), previous: with_key(&scopes.previous) };
+                let gdir = staging.path().join(&g.folder);
+                let mut one = BTreeMap::new();
+                let mut mine = run_queries(&scoped, &per, &queries, &group_options, &gdir.join("results"), &mut one, false).await?;
+                for (n, why) in off.iter().filter(|(n, _)| own.contains(*n)) {
+                    mine.insert(n.clone(), query::off(n, why.clone()));
+                }
+                for (name, q) in one {
+                    let total = group_stats.entry(name).or_insert_with(|| QueryRecord { rows: 0, millis: 0, ..q.clone() });
+                    total.rows += q.rows;
+                    total.millis += q.millis;
+                    total.peak_mib = total.peak_mib.max(q.peak_mib);
+                    total.result_mib = total.result_mib.max(q.result_mib);
+                    total.spilled_mib += q.spilled_mib;
+                }
+                let rows: BTreeMap<String, usize> = own.iter().map(|n| (n.clone(), mine.get(n).map_or(0, |r| r.rows))).collect();
+                let empty = !own.is_empty() && rows.values().all(|n| *n == 0);
+                let mut all = results.clone();
+                all.extend(mine);
+                let (mut m, fired_none) = blocking(|| render_message(&rc, &all, &gdir, Some(g), &own, record))?;
+                if opts.to.is_empty() && !g.address_problems.is_empty() {
+                    unaddressed.push(format!("group {shown}: {}", g.address_problems.join("; ")));
+                }
+                m.hold = if empty && !b.send_empty {
+                    Some("no rows: not sent (`[burst] empty = \"skip\"`)".to_string())
+                } else if job.send_if_alerts && fired_none {
+                    Some("no alert fired: not sent".to_string())
+                } else if m.recipients.is_empty() {
+                    Some(format!("not sent: {}", g.address_problems.join("; ")))
+                } else {
+                    None
+                };
+                record.groups.push(archive::GroupRecord {
+                    key: g.key_text.clone(),
+                    name: g.name.clone(),
+                    folder: g.folder.clone(),
+                    recipients: m.recipients.iter().map(|a| a.to_string()).collect(),
+                    subject: m.subject.clone(),
+                    message_id: (!m.bytes.is_empty()).then(|| m.message_id.clone()),
+                    not_sent: m.hold.clone(),
+                    rows,
+                });
+                messages.push(m);
+                progress.done(&shown);
+            }
+            progress.finish();
+            record.queries.extend(graph.order.iter().filter_map(|n| group_stats.remove(n)).map(|mut q| {
+                q.name = format!("{} (×{} groups)", q.name, groups.len());
+                q
+            }));
+            record.recipients =
+                messages.iter().filter(|m| m.hold.is_none()).flat_map(|m| m.recipients.iter().map(|a| a.to_string())).collect();
+            (messages, false)
+        }
+    };
+    // `lake.timeout_secs` covers the whole run: a run past it is not swapped in or sent.
+    if tokio::time::Instant::now() >= deadline {
+        return Err(RunError::Timeout(config.lake_timeout.as_secs()));
+    }
+    staging.commit().map_err(|source| RunError::Archive { path: dir.to_path_buf(), source })?;
+
+    let no_alerts = job.burst.is_none() && job.send_if_alerts && fired_none;
+    if no_alerts {
+        tracing::info!("no alert fired; nothing to send");
+    }
+    Ok(Rendered { dir: dir.to_path_buf(), period: *period, messages, no_alerts, unaddressed, record: record.clone() })
+}
+
+/// The queries a job runs: its own, and the burst query that lists its groups.
+pub fn wanted(job: &Job) -> Vec<String> {
+    let mut w = job.queries.clone();
+    if let Some(b) = &job.burst
+        && !w.contains(&b.query)
+    {
+        w.push(b.query.clone());
+    }
+    w
+}
+
+/// The part of `graph` whose nodes pass `keep`, reading only each other.
+fn subgraph(graph: &Graph, keep: impl Fn(&str) -> bool) -> Graph {
+    let order: Vec<String> = graph.order.iter().filter(|n| keep(n)).cloned().collect();
+    let deps = order.iter().map(|n| (n.clone(), graph.deps[n].iter().filter(|d| keep(d)).cloned().collect())).collect();
+    Graph { order, deps, ..graph.clone() }
+}
+
+/// Run a graph's queries, archiving each result as Parquet in `results_dir` as soon as it is made
+/// and recording its figures in `stats`.
+async fn run_queries(
+    scopes: &Scopes,
+    graph: &Graph,
+    queries: &BTreeMap<String, QueryFile>,
+    options: &query::RunOptions,
+    results_dir: &std::path::Path,
+    stats: &mut BTreeMap<String, QueryRecord>,
+    show_progress: bool,
+) -> Result<BTreeMap<String, QueryResult>, RunError> {
     let mut writes = Vec::new();
-    let mut progress = crate::progress::Progress::new(graph.order.len());
-    let results = query::run(&scopes, &graph, &queries, &options, |event| match event {
-        query::Event::Started(name) => progress.started(name),
+    let mut progress = show_progress.then(|| crate::progress::Progress::new(graph.order.len()));
+    let results = query::run(scopes, graph, queries, options, |event| match event {
+        query::Event::Started(name) => {
+            if let Some(p) = progress.as_mut() {
+                p.started(name)
+            }
+        }
         query::Event::Done(r) => {
-            progress.done(&r.name);
+            if let Some(p) = progress.as_mut() {
+                p.done(&r.name)
+            }
             let mib = |b: usize| (b as f64 / 1048576.0 * 10.0).round() / 10.0;
             match &r.off {
                 Some(why) => tracing::info!(query = %r.name, reason = %why, "query off"),
@@ -526,7 +760,7 @@ async fn stages(
                 r.name.clone(),
                 QueryRecord {
                     name: r.name.clone(),
-                    file: queries[query::source(&r.name, &queries).0].file.display().to_string(),
+                    file: queries[query::source(&r.name, queries).0].file.display().to_string(),
                     rows: r.rows,
                     millis: r.elapsed.as_millis(),
                     peak_mib: mib(r.peak_bytes),
@@ -537,7 +771,7 @@ async fn stages(
             );
             // The previous period's results are in that period's own folder; an intermediate
             // may opt out (`-- pareto: archive off`).
-            let archived = queries.get(query::source(&r.name, &queries).0).is_none_or(|q| q.archived());
+            let archived = queries.get(query::source(&r.name, queries).0).is_none_or(|q| q.archived());
             if !query::split_lag(&r.name).1 && archived && r.off.is_none() {
                 let r = r.clone();
                 let path = results_dir.join(format!("{}.parquet", r.name));
@@ -549,62 +783,125 @@ async fn stages(
         }
     })
     .await;
-    progress.finish();
+    if let Some(p) = progress.as_mut() {
+        p.finish();
+    }
     for w in writes {
-        w.await.map_err(|e| RunError::Archive { path: results_dir.clone(), source: std::io::Error::other(e) })??;
+        w.await.map_err(|e| RunError::Archive { path: results_dir.to_path_buf(), source: std::io::Error::other(e) })??;
     }
-    // Recorded for a failed run too: what ran, and how long it took, before the failure.
-    record.queries = graph.order.iter().filter_map(|n| stats.remove(n)).collect();
-    let results = results?;
-    for (name, why) in &graph.skipped {
-        tracing::info!(query = %name, reason = %why, "query off");
-    }
+    Ok(results?)
+}
 
-    // Rendering, attachments and the archive's JSON are synchronous work that can take seconds
-    // on big results: done on a thread of its own, so that the daemon's other jobs and its status
-    // endpoint are not held up.
-    let (fired_none, rendered, built) = blocking(|| -> Result<_, RunError> {
-        let mut data = template_data(job, period, opts.as_of, &results, &graph.skipped, &graph.stand_ins, config.max_rows, &queries);
-        let fired = crate::alerts::evaluate(&job.alerts, &data["results"], &|message, row| {
-            let mut with_job = row.clone();
-            with_job["job"] = data["job"].clone();
-            templates.render_text(message, &with_job).unwrap_or_else(|_| message.to_string())
-        });
-        record.alerts = fired.iter().map(|f| format!("{} ({}): {}", f.name, f.severity, f.message)).collect();
-        data["alerts"] = serde_json::to_value(&fired).expect("alerts serialise");
-        let mut rendered = templates.report(&job.template, &job.subject, &job.file, &data)?;
-        // The archive holds exactly what is sent: the parts as the message carries them.
-        rendered.html = deliver::mail_text(&rendered.html);
-        rendered.text = deliver::mail_text(&rendered.text);
+/// What rendering a message needs besides the results.
+struct RenderCtx<'a> {
+    config: &'a crate::spec::config::Config,
+    job: &'a Job,
+    period: &'a Period,
+    opts: &'a RunOptions,
+    templates: &'a Templates,
+    from: &'a Mailbox,
+    queries: &'a BTreeMap<String, QueryFile>,
+    graph: &'a Graph,
+}
 
-        let (to, cc, bcc): (&[Mailbox], &[Mailbox], &[Mailbox]) =
-            if opts.to.is_empty() { (&job.to, &job.cc, &job.bcc) } else { (&opts.to, &[], &[]) };
-        let write = |name: &str, bytes: &[u8]| {
-            let path = staging.path().join(name);
-            archive::write_atomic(&path, bytes).map_err(|source| RunError::Archive { path, source })
-        };
-        let mut attachments = Vec::new();
-        for a in job.attach.iter().filter(|a| results.contains_key(&a.result)) {
-            // An email is no place for a million rows: attachments stop at `attach_max_rows` (the
-            // archive keeps every row in the Parquet file).
-            let r = &results[&a.result];
-            let file = format!("{}.{}", a.result, a.format.extension());
-            let bytes = match a.format {
-                AttachFormat::Csv => results::attachment_csv(r, job.attach_max_rows).map_err(|e| e.to_string()),
-                AttachFormat::Xlsx => {
-                    let declared = queries.get(&a.result).map(|q| q.formats()).unwrap_or_default();
-                    let declared = declared.into_iter().filter_map(|(_, c, d)| Some((c, d.ok()?))).collect();
-                    crate::render::xlsx::workbook(r, job.attach_max_rows, &declared, &job.currency)
-                }
-            }
-            .map_err(|e| DeliverError::Build(format!("cannot write {file}: {e}")))?;
-            write(&format!("results/{file}"), &bytes)?;
-            attachments.push((format!("{}-{}.{}", a.result, period.label(), a.format.extension()), bytes));
+/// The JSON of the results in `own` that the template reads, into `dir/results/`.
+fn write_json(
+    config: &crate::spec::config::Config,
+    results: &BTreeMap<String, QueryResult>,
+    own: &BTreeSet<String>,
+    dir: &std::path::Path,
+) -> Result<(), RunError> {
+    for name in own {
+        if let Some(r) = results.get(name) {
+            let path = dir.join(format!("results/{name}.json"));
+            archive::write_atomic_with(&path, |w| results::write_json(r, config.max_rows, w))
+                .map_err(|source| RunError::Archive { path: path.clone(), source })?;
         }
-        let message_id = deliver::message_id(&job.name, &period.label(), &from);
+    }
+    Ok(())
+}
+
+/// Render one message from `results` into `dir` (the run folder, or a group's folder in it): the
+/// report, its attachments, the JSON of the results in `own`, and the message itself. Returns it,
+/// and whether no alert fired.
+fn render_message(
+    rc: &RenderCtx,
+    results: &BTreeMap<String, QueryResult>,
+    dir: &std::path::Path,
+    group: Option<&crate::burst::Group>,
+    own: &BTreeSet<String>,
+    record: &mut RunRecord,
+) -> Result<(Outgoing, bool), RunError> {
+    let (job, period, opts) = (rc.job, rc.period, rc.opts);
+    let mut data = template_data(job, period, opts.as_of, results, &rc.graph.skipped, &rc.graph.stand_ins, rc.config.max_rows, rc.queries);
+    if let Some(g) = group {
+        data["burst"] = json!({
+            "key": g.key_text,
+            "name": g.name,
+            "to": g.to.iter().map(|m| m.to_string()).collect::<Vec<_>>(),
+            "folder": g.folder,
+        });
+    }
+    let fired = crate::alerts::evaluate(&job.alerts, &data["results"], &|message, row| {
+        let mut with_job = row.clone();
+        with_job["job"] = data["job"].clone();
+        rc.templates.render_text(message, &with_job).unwrap_or_else(|_| message.to_string())
+    });
+    let prefix = group.map(|g| format!("group {}: ", crate::burst::describe(g))).unwrap_or_default();
+    record.alerts.extend(fired.iter().map(|f| format!("{prefix}{} ({}): {}", f.name, f.severity, f.message)));
+    data["alerts"] = serde_json::to_value(&fired).expect("alerts serialise");
+    let mut rendered = rc.templates.report(&job.template, &job.subject, &job.file, &data)?;
+    // The archive holds exactly what is sent: the parts as the message carries them.
+    rendered.html = deliver::mail_text(&rendered.html);
+    rendered.text = deliver::mail_text(&rendered.text);
+
+    let group_to: Vec<Mailbox> = group.map(|g| g.to.clone()).unwrap_or_default();
+    let (to, cc, bcc): (&[Mailbox], &[Mailbox], &[Mailbox]) = if !opts.to.is_empty() {
+        (&opts.to, &[], &[])
+    } else if group.is_some() {
+        (&group_to, &[], &[])
+    } else {
+        (&job.to, &job.cc, &job.bcc)
+    };
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.join(name);
+        archive::write_atomic(&path, bytes).map_err(|source| RunError::Archive { path, source })
+    };
+    let mut attachments = Vec::new();
+    for a in job.attach.iter().filter(|a| results.contains_key(&a.result)) {
+        // An email is no place for a million rows: attachments stop at `attach_max_rows` (the
+        // archive keeps every row in the Parquet file).
+        let r = &results[&a.result];
+        let file = format!("{}.{}", a.result, a.format.extension());
+        let bytes = match a.format {
+            AttachFormat::Csv => results::attachment_csv(r, job.attach_max_rows).map_err(|e| e.to_string()),
+            AttachFormat::Xlsx => {
+                let declared = rc.queries.get(&a.result).map(|q| q.formats()).unwrap_or_default();
+                let declared = declared.into_iter().filter_map(|(_, c, d)| Some((c, d.ok()?))).collect();
+                crate::render::xlsx::workbook(r, job.attach_max_rows, &declared, &job.currency)
+            }
+        }
+        .map_err(|e| DeliverError::Build(format!("cannot write {file}: {e}")))?;
+        write(&format!("results/{file}"), &bytes)?;
+        attachments.push((format!("{}-{}.{}", a.result, period.label(), a.format.extension()), bytes));
+    }
+    let id_label = match group {
+        Some(g) => format!("{}.{}", period.label(), g.folder),
+        None => period.label(),
+    };
+    let message_id = deliver::message_id(&job.name, &id_label, rc.from);
+    // The archive is complete before anything is sent: what the template read as JSON, the
+    // report, the message.
+    write_json(rc.config, results, own, dir)?;
+    write("report.html", rendered.html.as_bytes())?;
+    write("report.txt", rendered.text.as_bytes())?;
+    // A group without an address gets no message (its report is archived all the same).
+    let (bytes, sender, recipients) = if to.is_empty() && cc.is_empty() && bcc.is_empty() {
+        (Vec::new(), None, Vec::new())
+    } else {
         let built = deliver::build(Draft {
-            from: &from,
-            reply_to: config.reply_to.as_ref(),
+            from: rc.from,
+            reply_to: rc.config.reply_to.as_ref(),
             to,
             cc,
             bcc,
@@ -615,46 +912,26 @@ async fn stages(
             message_id: message_id.clone(),
             date: opts_date(opts),
         })?;
-        record.recipients = built.envelope.to().iter().map(|a| a.to_string()).collect();
-        record.message_id = Some(message_id);
-        record.subject = Some(rendered.subject.clone());
-
-        // The archive is complete before anything is sent: what the template read as JSON, the
-        // report, the message; then the folder is swapped in.
-        for name in &job.queries {
-            if let Some(r) = results.get(name) {
-                let path = staging.path().join(format!("results/{name}.json"));
-                archive::write_atomic_with(&path, |w| results::write_json(r, config.max_rows, w))
-                    .map_err(|source| RunError::Archive { path: path.clone(), source })?;
-            }
-        }
-        write("report.html", rendered.html.as_bytes())?;
-        write("report.txt", rendered.text.as_bytes())?;
         write("message.eml", &built.bytes)?;
-        Ok((fired.is_empty(), rendered, built))
-    })?;
-    // `lake.timeout_secs` covers the whole run: a run past it is not swapped in or sent.
-    if tokio::time::Instant::now() >= deadline {
-        return Err(RunError::Timeout(config.lake_timeout.as_secs()));
+        let recipients: Vec<lettre::Address> = built.envelope.to().to_vec();
+        (built.bytes, built.envelope.from().cloned(), recipients)
+    };
+    if group.is_none() {
+        record.recipients = recipients.iter().map(|a| a.to_string()).collect();
+        record.message_id = Some(message_id.clone());
+        record.subject = Some(rendered.subject.clone());
     }
-    staging.commit().map_err(|source| RunError::Archive { path: dir.to_path_buf(), source })?;
-
-    let no_alerts = job.send_if_alerts && fired_none;
-    if no_alerts {
-        tracing::info!("no alert fired; nothing to send");
-    }
-    let recipients: Vec<lettre::Address> = built.envelope.to().to_vec();
-    Ok(Rendered {
-        dir: dir.to_path_buf(),
-        period: *period,
-        sender: built.envelope.from().cloned(),
-        bytes: built.bytes,
+    let out = Outgoing {
+        group: group.map(|g| g.folder.clone()).unwrap_or_default(),
+        label: group.map(crate::burst::describe).unwrap_or_default(),
+        sender,
+        bytes,
         recipients,
         subject: rendered.subject,
-        message_id: record.message_id.clone().unwrap_or_default(),
-        no_alerts,
-        record: record.clone(),
-    })
+        message_id,
+        hold: None,
+    };
+    Ok((out, fired.is_empty()))
 }
 
 /// Run `f`, which blocks, without holding up the other tasks of a multi-threaded runtime.
@@ -682,7 +959,7 @@ pub async fn check(project: &Project, job: &Job, templates: &Templates, notes: &
     let lake_problem = |e: LakeError| Problem::new(job.file.clone(), e.to_string());
     let as_of = Utc::now();
     let period = Period::last_complete(job.period, as_of, job.tz);
-    let prepared = match prepare(project, job, &job.queries, BTreeMap::new(), &period, as_of, project.config.contract).await {
+    let prepared = match prepare(project, job, &wanted(job), BTreeMap::new(), &period, as_of, project.config.contract).await {
         Ok(p) => p,
         Err(e) => {
             problems.push(lake_problem(e));
@@ -694,12 +971,70 @@ pub async fn check(project: &Project, job: &Job, templates: &Templates, notes: &
     for t in &graph.stand_ins {
         notes.push(format!("{}: the lake has no table `{t}`; queries that can do without it read it as empty", job.file.display()));
     }
-    for (name, why) in &graph.skipped {
+    for (name, why) in graph.skipped.iter().filter(|(n, _)| job.burst.as_ref().is_none_or(|b| b.query != **n)) {
         notes.push(format!("{}: `{name}` will be off (its report section says so): {why}", job.file.display()));
     }
     if !lake_problems.is_empty() {
         problems.extend(lake_problems.into_iter().map(lake_problem));
         return problems;
+    }
+    // A bursting job whose burst query is off (the lake has no `owners`) has no one to send to:
+    // a note, as for any section that is off; its queries need what that lake lacks.
+    if let Some(b) = &job.burst
+        && let Some(why) = graph.skipped.get(&b.query)
+    {
+        notes.push(format!("{}: sends nothing on this lake: its burst query `{}` is off ({why})", job.file.display(), b.query));
+        return problems;
+    }
+    let per_group = crate::burst::nodes(&graph, &queries);
+    problems.extend(crate::burst::problems(job, &graph, &queries, &per_group));
+    // A per-group query is planned with `$burst_key` typed as the burst query returns the key.
+    let mut scopes = scopes;
+    if let Some(b) = &job.burst
+        && let Some(q) = queries.get(&b.query)
+        && graph.order.contains(&b.query)
+    {
+        if let Ok(plan) = query::plan(&scopes.current.ctx, q, &scopes.current.params).await {
+            let schema = plan.schema().as_arrow().clone();
+            let have: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+            for (what, column) in [("key", Some(&b.key)), ("to", Some(&b.to)), ("name", b.name.as_ref())] {
+                let Some(column) = column else { continue };
+                if schema.field_with_name(column).is_err() {
+                    problems.push(Problem::new(
+                        job.file.clone(),
+                        format!(
+                            "`[burst] {what} = \"{column}\"`: `{}` has no column `{column}` (it returns: {})",
+                            b.query,
+                            have.join(", ")
+                        ),
+                    ));
+                }
+            }
+            let key = match schema.field_with_name(&b.key).map(|f| f.data_type().clone()) {
+                Ok(t) if t.is_integer() => Some(ScalarValue::Int64(None)),
+                Ok(
+                    datafusion::arrow::datatypes::DataType::Utf8
+                    | datafusion::arrow::datatypes::DataType::Utf8View
+                    | datafusion::arrow::datatypes::DataType::LargeUtf8,
+                ) => Some(ScalarValue::Utf8(None)),
+                Ok(t) => {
+                    problems.push(Problem::new(
+                        job.file.clone(),
+                        format!("`[burst] key = \"{}\"`: `{}` returns it as {t}; a burst key is an integer or text", b.key, b.query),
+                    ));
+                    None
+                }
+                Err(_) => None,
+            };
+            if let Some(key) = key {
+                let with_key = |s: &Scope| {
+                    let mut p = (*s.params).clone();
+                    p.insert(crate::burst::KEY_PARAM.into(), key.clone());
+                    Scope { ctx: s.ctx.clone(), params: Arc::new(p) }
+                };
+                scopes = Scopes { current: with_key(&scopes.current), previous: with_key(&scopes.previous) };
+            }
+        }
     }
     problems.extend(query::check(&scopes, &graph, &queries).await);
     // Alert rules name columns of their query's result: check them against its planned shape.

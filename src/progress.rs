@@ -42,11 +42,17 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(total: usize) -> Progress {
+        Progress::counting(total, "queries")
+    }
+
+    /// A display counting `total` of `unit` (`queries`, `groups`).
+    pub fn counting(total: usize, unit: &str) -> Progress {
         let bar = ON.load(Ordering::Relaxed).then(|| {
             let bar = indicatif::ProgressBar::new(total as u64);
-            let style = indicatif::ProgressStyle::with_template("{elapsed:>4} [{bar:20}] {pos}/{len} queries  {wide_msg}")
-                .expect("a valid template")
-                .progress_chars("=> ");
+            let style =
+                indicatif::ProgressStyle::with_template(&format!("{{elapsed:>4}} [{{bar:20}}] {{pos}}/{{len}} {unit}  {{wide_msg}}"))
+                    .expect("a valid template")
+                    .progress_chars("=> ");
             bar.set_style(style);
             bar.enable_steady_tick(Duration::from_millis(250));
             bar

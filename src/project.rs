@@ -56,6 +56,18 @@ impl QueryFile {
         out
     }
 
+    /// A `-- pareto: burst [key]` line: the query runs once per group of a bursting job, with the
+    /// group's key bound as `$burst_key`. Returns its line and the key column it names, if any.
+    pub fn burst(&self) -> Option<(usize, Option<String>)> {
+        self.sql.lines().enumerate().find_map(|(i, l)| {
+            let rest = l.trim().strip_prefix("--")?.trim().strip_prefix("pareto:")?.trim().strip_prefix("burst")?;
+            if !(rest.is_empty() || rest.starts_with(char::is_whitespace)) {
+                return None;
+            }
+            Some((i + 1, rest.split_whitespace().next().map(str::to_string)))
+        })
+    }
+
     /// Whether the run archives this query's result: not when the file says `-- pareto: archive
     /// off` (an intermediate whose readers' results hold what it has).
     pub fn archived(&self) -> bool {

@@ -330,6 +330,13 @@ pub async fn plan(ctx: &SessionContext, q: &QueryFile, params: &Params) -> Resul
     if let Some(id) = unknown.into_iter().min() {
         let known = params.keys().map(|k| format!("${k}")).collect::<Vec<_>>().join(", ");
         let name = id.trim_start_matches('$');
+        if name == crate::burst::KEY_PARAM {
+            return Err(locate(
+                q,
+                &id,
+                format!("`{id}` is bound only in a query that runs once per group of a `[burst]` job: add a `-- pareto: burst` line to it"),
+            ));
+        }
         return Err(locate(
             q,
             &id,
@@ -478,6 +485,11 @@ async fn run_one(scopes: Arc<Scopes>, node: String, q: QueryFile, lagged: bool) 
         spilled_bytes,
         off: None,
     })
+}
+
+/// A result that is off, with why (its report section says so).
+pub fn off(name: &str, why: String) -> QueryResult {
+    off_result(name, why, Instant::now())
 }
 
 /// A result that is off, with why.

@@ -7,7 +7,7 @@ use crate::archive::{self, DeliveryRecord};
 use crate::clock::Clock;
 use crate::deliver::smtp::{self, Attempt, Observer};
 use crate::exit;
-use crate::ledger::{self, Delivery, Ledger, LedgerError, Lock, Recipient, Run, State};
+use crate::ledger::{self, Delivery, Ledger, LedgerError, Lock, Outboxed, Recipient, Run, State};
 use crate::notify;
 use crate::period::Period;
 use crate::pipeline::{self, RunError, RunOptions};
@@ -172,11 +172,15 @@ pub async fn run(ctx: &Ctx<'_>, job: &Job, period: Period, due_at: DateTime<Utc>
     for r in &unknown {
         tracing::warn!(job = %job.name, period = %label, recipient = %r, "delivery unknown: the last attempt stopped after handing the message over");
     }
-    let opts = RunOptions { as_of: due_at, dry_run: false, to: Vec::new() };
+    let opts = RunOptions { as_of: due_at, dry_run: false, to: Vec::new(), group: None };
     let dir = pipeline::run_dir(ctx.project, job, &period, &opts);
-    let (sender, bytes, record, resumed) = match ctx.ledger.outbox(row.id)? {
-        Some((sender, bytes)) => (sender.and_then(|s| s.parse::<Address>().ok()), bytes, None, true),
-        None => match pipeline::render(ctx.project, job, &opts, period).await {
+    let outbox = ctx.ledger.outbox(row.id)?;
+    // A bursting job whose groups were all held back has an outbox without a message to send.
+    let has_outbox = !outbox.is_empty() || !ctx.ledger.groups(row.id)?.is_empty();
+    let (outbox, record, resumed, unaddressed) = if has_outbox {
+        (outbox, None, true, Vec::new())
+    } else {
+        match pipeline::render(ctx.project, job, &opts, period).await {
             Ok(r) => {
                 if r.no_alerts {
                     let mut record = r.record;
@@ -186,42 +190,73 @@ pub async fn run(ctx: &Ctx<'_>, job: &Job, period: Period, due_at: DateTime<Utc>
                     ctx.ledger.finish(row.id, State::Skipped, Some("no alert fired: nothing to send"), None, ctx.clock.now())?;
                     return done(ctx, row.id, dir.clone(), None, written.then(|| dir.join("run.json")), None, false);
                 }
-                let recipients: Vec<String> = r.recipients.iter().map(|a| a.to_string()).collect();
-                let sender_text = r.sender.as_ref().map(|a| a.to_string());
-                ctx.ledger.store_outbox(
-                    row.id,
-                    sender_text.as_deref(),
-                    &r.bytes,
-                    &recipients,
-                    &r.message_id,
-                    &r.subject,
-                    ctx.clock.now(),
-                )?;
+                let messages: Vec<Outboxed> = r
+                    .messages
+                    .iter()
+                    .map(|m| Outboxed {
+                        group: m.group.clone(),
+                        label: m.label.clone(),
+                        sender: m.sender.as_ref().map(|a| a.to_string()),
+                        message: if m.hold.is_some() { Vec::new() } else { m.bytes.clone() },
+                        recipients: if m.hold.is_some() { Vec::new() } else { m.recipients.iter().map(|a| a.to_string()).collect() },
+                        subject: m.subject.clone(),
+                        message_id: m.message_id.clone(),
+                        hold: m.hold.clone(),
+                    })
+                    .collect();
+                ctx.ledger.store_outbox(row.id, &messages, ctx.clock.now())?;
                 let mut record = r.record;
                 record.outcome = "rendered".into();
                 let _ = record.write(&dir, archive::record_name(&dir, "rendered"));
                 ctx.pauses.at("after-render");
-                (r.sender, r.bytes, Some(record), false)
+                let outbox = messages.into_iter().filter(|m| m.hold.is_none()).map(|m| (m.group, m.sender, m.message)).collect();
+                (outbox, Some(record), false, r.unaddressed)
             }
             Err(failure) => return failed_render(ctx, job, &period, row.id, dir, failure).await,
-        },
+        }
     };
 
-    // Deliver to the recipients still pending, each in its own envelope.
-    let pending: Vec<Address> = ctx
-        .ledger
-        .recipients(row.id)?
-        .into_iter()
-        .filter(|r| r.state == Delivery::Pending)
-        .filter_map(|r| r.address.parse().ok())
-        .collect();
-    if !pending.is_empty() {
+    // Deliver each message to its recipients still pending, each in its own envelope; a
+    // bursting job's groups one after another, a failure in one holding up none of the others.
+    let all = ctx.ledger.recipients(row.id)?;
+    let mut observer = Recorder { ctx, id: row.id, group: String::new(), recorded: 0, failure: None };
+    let mut groups_sent = 0;
+    for (group, sender, bytes) in &outbox {
+        let pending: Vec<Address> =
+            all.iter().filter(|r| r.group == *group && r.state == Delivery::Pending).filter_map(|r| r.address.parse().ok()).collect();
+        if pending.is_empty() {
+            continue;
+        }
         ctx.ledger.sending(row.id, ctx.clock.now())?;
-        let mut observer = Recorder { ctx, id: row.id, recorded: 0, failure: None };
-        smtp::send_each(&config.smtp, sender.as_ref(), &pending, &bytes, &mut observer).await;
-        if let Some(e) = observer.failure {
+        let sender = sender.as_ref().and_then(|s| s.parse::<Address>().ok());
+        observer.group = group.clone();
+        smtp::send_each(&config.smtp, sender.as_ref(), &pending, bytes, &mut observer).await;
+        if let Some(e) = observer.failure.take() {
             return Err(e);
         }
+        if !group.is_empty() {
+            groups_sent += 1;
+            ctx.pauses.at(&format!("after-group-{groups_sent}"));
+        }
+    }
+
+    // Groups without a usable address: the owners hear of it once per period.
+    if !unaddressed.is_empty() && !ctx.ledger.notified(row.id, "unaddressed")? {
+        let text = format!(
+            "The {} report for {} ({}) could not go to every group: the data that lists them has no usable address for\n\n{}\n\nEvery other group was sent its report. Fix the addresses in the lake; `pareto run {} --as-of {} --group KEY --to ADDRESS` sends one group's report by hand.\n",
+            job.name,
+            period.title(),
+            label,
+            unaddressed.iter().map(|u| format!("  - {u}")).collect::<Vec<_>>().join("\n"),
+            job.name,
+            period.as_of_arg(),
+        );
+        let subject = format!("[pareto] {} {}: groups without an address", job.name, label);
+        let line = notify::owners(config, job, &label, "unaddressed", &subject, &text).await;
+        if notify::told(&line) {
+            ctx.ledger.mark_notified(row.id, "unaddressed", ctx.clock.now(), &line)?;
+        }
+        tracing::warn!(job = %job.name, period = %label, groups = unaddressed.len(), "groups without an address");
     }
 
     // How it ended, from what the ledger recorded for each recipient.
@@ -239,7 +274,9 @@ pub async fn run(ctx: &Ctx<'_>, job: &Job, period: Period, due_at: DateTime<Utc>
     let of = format!("sent to {sent} of {}", recipients.len());
     // A forced resend of a period that went out before is not retried behind the operator's back.
     let retry_at = retry_at(config, &row, now);
-    let (state, error, next) = if !pending.is_empty() {
+    let (state, error, next) = if recipients.is_empty() && job.burst.is_some() {
+        (State::Skipped, Some("no group's report was sent: every group was held back (see `pareto history`)".to_string()), None)
+    } else if !pending.is_empty() {
         let mut e = format!("{of}; not delivered, to try again: {}", pending.join("; "));
         if !rejected.is_empty() {
             e.push_str(&format!("; rejected: {}", rejected.join("; ")));
@@ -286,6 +323,7 @@ pub async fn run(ctx: &Ctx<'_>, job: &Job, period: Period, due_at: DateTime<Utc>
     let deliveries: Vec<DeliveryRecord> = recipients
         .iter()
         .map(|r| DeliveryRecord {
+            group: r.group.clone(),
             recipient: r.address.clone(),
             state: r.state.as_str().into(),
             reply: r.reply.clone().unwrap_or_default(),
@@ -382,6 +420,8 @@ async fn failed_render(
 struct Recorder<'a, 'b> {
     ctx: &'a Ctx<'b>,
     id: i64,
+    /// The group being sent (`""` for a job without `[burst]`).
+    group: String,
     recorded: usize,
     failure: Option<LedgerError>,
 }
@@ -397,7 +437,7 @@ impl Recorder<'_, '_> {
 
 impl Observer for Recorder<'_, '_> {
     fn attempt(&mut self, recipient: &Address) {
-        let r = self.ctx.ledger.attempt_recipient(self.id, recipient.as_ref(), self.ctx.clock.now());
+        let r = self.ctx.ledger.attempt_recipient(self.id, &self.group, recipient.as_ref(), self.ctx.clock.now());
         self.keep(r);
     }
 
@@ -405,7 +445,7 @@ impl Observer for Recorder<'_, '_> {
         // Nothing goes to the server unless the ledger can say so: after any failed write, and
         // when this one fails, the message is not handed over (the run fails; a rerun resumes).
         if self.failure.is_none() {
-            let r = self.ctx.ledger.handed(self.id, recipient.as_ref(), self.ctx.clock.now());
+            let r = self.ctx.ledger.handed(self.id, &self.group, recipient.as_ref(), self.ctx.clock.now());
             self.keep(r);
         }
         self.failure.is_none()
@@ -431,7 +471,7 @@ impl Observer for Recorder<'_, '_> {
             Attempt::Unknown(t) => (Delivery::Unknown, t),
             Attempt::Retry(t) | Attempt::Fatal(t) => (Delivery::Pending, t),
         };
-        let r = self.ctx.ledger.delivered(self.id, recipient.as_ref(), state, text, self.ctx.clock.now());
+        let r = self.ctx.ledger.delivered(self.id, &self.group, recipient.as_ref(), state, text, self.ctx.clock.now());
         self.keep(r);
         if state != Delivery::Pending {
             tracing::info!(recipient = %recipient, delivery = state.as_str(), reply = %text, "delivery");

@@ -46,7 +46,7 @@ pub async fn run(root: &Path, a: DemoArgs) -> anyhow::Result<u8> {
         Err(code) => return Ok(code),
     };
     let as_of = pareto::period::local_midnight(until, job.tz);
-    match pipeline::preview(&project, job, &RunOptions { as_of, dry_run: true, to: Vec::new() }).await {
+    match pipeline::preview(&project, job, &RunOptions { as_of, dry_run: true, to: Vec::new(), group: None }).await {
         Ok(r) => {
             println!("report for {} ({}): {}", job.name, r.period.title(), r.dir.join("report.html").display());
             println!("the email it would send: {}", r.dir.join("message.eml").display());

@@ -67,14 +67,15 @@ pub async fn run(a: GenerateArgs) -> anyhow::Result<u8> {
     let o = a.size.options(a.out.clone());
     let s = tokio::task::spawn_blocking(move || generate(&o)).await??;
     println!(
-        "wrote {}: {} customers, {} orders, {} subscription months, {} tickets, {} CSAT ratings, {} NPS responses",
+        "wrote {}: {} customers, {} orders, {} subscription months, {} tickets, {} CSAT ratings, {} NPS responses, {} account owners",
         a.out.display(),
         s.customers,
         s.orders,
         s.subscriptions,
         s.tickets,
         s.csat,
-        s.nps
+        s.nps,
+        s.owners
     );
     Ok(exit::OK)
 }

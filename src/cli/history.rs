@@ -54,7 +54,13 @@ pub fn run(root: &Path, a: HistoryArgs) -> anyhow::Result<u8> {
         let recipients = ledger.recipients(run.id)?;
         let events = ledger.events(run.id)?;
         if a.json {
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "run": run, "recipients": recipients, "events": events }))?);
+            let groups = ledger.groups(run.id)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &serde_json::json!({ "run": run, "groups": groups, "recipients": recipients, "events": events })
+                )?
+            );
             return Ok(exit::OK);
         }
         let zone = tz(&run);
@@ -72,8 +78,22 @@ pub fn run(root: &Path, a: HistoryArgs) -> anyhow::Result<u8> {
         if let Some(t) = run.next_try_at {
             println!("  retry    {}", t.with_timezone(&zone).format("%a %Y-%m-%d %H:%M %Z"));
         }
-        for r in &recipients {
-            println!("  {:<9} {} ({} attempt(s)): {}", r.state.as_str(), r.address, r.attempts, r.reply.as_deref().unwrap_or(""));
+        let groups = ledger.groups(run.id)?;
+        if groups.is_empty() {
+            for r in &recipients {
+                println!("  {:<9} {} ({} attempt(s)): {}", r.state.as_str(), r.address, r.attempts, r.reply.as_deref().unwrap_or(""));
+            }
+        } else {
+            println!("  groups   {} ({} not sent)", groups.len(), groups.iter().filter(|g| g.hold.is_some()).count());
+            for g in &groups {
+                match &g.hold {
+                    Some(h) => println!("  group {}: {h}", g.label),
+                    None => println!("  group {}: {}", g.label, g.subject.as_deref().unwrap_or("")),
+                }
+                for r in recipients.iter().filter(|r| r.group == g.group) {
+                    println!("    {:<9} {} ({} attempt(s)): {}", r.state.as_str(), r.address, r.attempts, r.reply.as_deref().unwrap_or(""));
+                }
+            }
         }
         for e in &events {
             println!(

@@ -67,7 +67,7 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
         Command::Query(a) => query::run(&root, a).await,
         Command::Generate(a) => generate::run(a).await,
         Command::List => list::run(&root),
-        Command::Plan(a) => plan::run(&root, a),
+        Command::Plan(a) => plan::run(&root, a).await,
         Command::Serve(a) => serve::run(&root, a).await,
         Command::History(a) => history::run(&root, a),
     }

@@ -18,7 +18,7 @@ pub struct PlanArgs {
     pub from: Option<String>,
 }
 
-pub fn run(root: &Path, a: PlanArgs) -> anyhow::Result<u8> {
+pub async fn run(root: &Path, a: PlanArgs) -> anyhow::Result<u8> {
     let project = match super::load(root) {
         Ok(p) => p,
         Err(code) => return Ok(code),
@@ -49,6 +49,42 @@ pub fn run(root: &Path, a: PlanArgs) -> anyhow::Result<u8> {
             let period = Period::last_complete(job.period, at, job.tz);
             println!("  {}  covers {} ({})", at.with_timezone(&job.tz).format("%a %Y-%m-%d %H:%M %Z"), period.label(), period.title());
         }
+        if let Some(b) = &job.burst {
+            match groups(&project, job, from).await {
+                Ok(n) => println!(
+                    "  one report per `{}`: {n} group(s) in `{}` as of {}",
+                    b.key,
+                    b.query,
+                    from.with_timezone(&job.tz).format("%Y-%m-%d")
+                ),
+                Err(e) => println!("  one report per `{}` of `{}`: cannot count the groups now: {e}", b.key, b.query),
+            }
+        }
     }
     Ok(exit::OK)
+}
+
+/// How many groups a bursting job's burst query lists for the period before `as_of`.
+async fn groups(
+    project: &pareto::project::Project,
+    job: &pareto::spec::job::Job,
+    as_of: chrono::DateTime<chrono::Utc>,
+) -> Result<usize, String> {
+    let b = job.burst.as_ref().expect("a bursting job");
+    let period = Period::last_complete(job.period, as_of, job.tz);
+    let wanted = vec![b.query.clone()];
+    let prepared = pareto::pipeline::prepare(project, job, &wanted, Default::default(), &period, as_of, project.config.contract)
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(e) = prepared.lake_problems.into_iter().next() {
+        return Err(e.to_string());
+    }
+    if let Some(why) = prepared.graph.skipped.get(&b.query) {
+        return Err(format!("`{}` is off ({why})", b.query));
+    }
+    let graph = prepared.graph.ok().map_err(|ps| pareto::problem::list(&ps))?;
+    let options = pareto::query::RunOptions { keep: Some(wanted.iter().cloned().collect()), parallel: 0, heavy: Default::default() };
+    let results = pareto::query::run(&prepared.scopes, &graph, &prepared.queries, &options, |_| {}).await.map_err(|e| e.to_string())?;
+    let r = results.get(&b.query).ok_or_else(|| format!("`{}` returned nothing", b.query))?;
+    pareto::burst::groups(b, r).map(|(g, _)| g.len())
 }

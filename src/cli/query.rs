@@ -323,5 +323,6 @@ fn adhoc_job(tz: chrono_tz::Tz, period: PeriodKind, lake: &str) -> pareto::spec:
         send_if_alerts: false,
         alerts: Vec::new(),
         catch_up: pareto::spec::job::CatchUp::Latest,
+        burst: None,
     }
 }

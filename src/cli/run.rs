@@ -27,6 +27,9 @@ pub struct RunArgs {
     /// Render and send the period again even if it was sent already.
     #[arg(long)]
     pub force: bool,
+    /// A bursting job: only this group (its key), with --dry-run or --to.
+    #[arg(long, value_name = "KEY")]
+    pub group: Option<String>,
 }
 
 pub async fn run(root: &Path, a: RunArgs) -> anyhow::Result<u8> {
@@ -59,7 +62,13 @@ pub async fn run(root: &Path, a: RunArgs) -> anyhow::Result<u8> {
             }
         }
     }
-    let opts = RunOptions { as_of, dry_run: a.dry_run, to };
+    if a.group.is_some() && !a.dry_run && to.is_empty() {
+        eprintln!(
+            "error: --group previews one group's report: add --dry-run, or --to ADDR to send it to yourself; the period's run sends every group (through the ledger, once)"
+        );
+        return Ok(exit::USAGE);
+    }
+    let opts = RunOptions { as_of, dry_run: a.dry_run, to, group: a.group.clone() };
     if opts.dry_run || !opts.to.is_empty() {
         return preview(&project, job, &opts).await;
     }
@@ -108,11 +117,27 @@ pub async fn run(root: &Path, a: RunArgs) -> anyhow::Result<u8> {
         Outcome::Done(d) => {
             let dir = shown(&d.dir);
             match d.run.state {
+                State::Sent if job.burst.is_some() => {
+                    let groups = ledger.groups(d.run.id)?;
+                    let again = if d.resumed { " (resumed from the outbox)" } else { "" };
+                    let sent = groups.iter().filter(|g| g.hold.is_none()).count();
+                    println!("sent {} {}: {sent} of {} groups, {} recipient(s){again}", job.name, label, groups.len(), d.recipients.len());
+                    for g in groups.iter().filter(|g| g.hold.is_some()) {
+                        println!("  {}: {}", g.label, g.hold.as_deref().unwrap_or(""));
+                    }
+                    println!("reports: {dir}/<group>/report.html");
+                }
                 State::Sent => {
                     let to: Vec<&str> = d.recipients.iter().map(|r| r.address.as_str()).collect();
                     let again = if d.resumed { " (resumed from the outbox)" } else { "" };
                     println!("sent {} {} to {}: {}{again}", job.name, label, to.join(", "), d.run.subject.as_deref().unwrap_or(""));
                     println!("report: {dir}/report.html");
+                }
+                State::Skipped if job.burst.is_some() => {
+                    println!("no group of {} {} was sent: {}", job.name, label, d.run.error.as_deref().unwrap_or(""));
+                    for g in ledger.groups(d.run.id)? {
+                        println!("  {}: {}", g.label, g.hold.as_deref().unwrap_or(""));
+                    }
                 }
                 State::Skipped => {
                     println!("no alert fired for {} {}: nothing sent", job.name, label);
@@ -165,6 +190,24 @@ async fn preview(project: &pareto::project::Project, job: &pareto::spec::job::Jo
     match pipeline::preview(project, job, opts).await {
         Ok(r) => {
             let dir = pareto::problem::shown(&project.root, &r.dir);
+            if !r.groups.is_empty() {
+                let verb = if r.sent { "sent previews of" } else { "dry run" };
+                let to = if r.sent { format!(" to {}", r.recipients.join(", ")) } else { String::new() };
+                println!("{verb} {} {}: {} group(s){to}", job.name, r.period.label(), r.groups.len());
+                for h in &r.held {
+                    println!("  {h}");
+                }
+                for u in &r.unaddressed {
+                    println!("  no address: {u}");
+                }
+                let first = dir.join(&r.groups[0]).join("report.html");
+                if r.groups.len() == 1 {
+                    println!("report: {}", first.display());
+                } else {
+                    println!("reports: {} (one folder per group, e.g. {})", dir.display(), first.display());
+                }
+                return Ok(exit::OK);
+            }
             if r.outcome == "no-alerts" {
                 println!("no alert fired for {} {}: nothing sent", job.name, r.period.label());
             } else if r.sent {

@@ -8,7 +8,7 @@ mod tables;
 use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc};
 use rng::Rng;
 use std::path::{Path, PathBuf};
-use tables::{Csat, Customers, Nps, Orders, Subscriptions, Table, Tickets, Writer};
+use tables::{Csat, Customers, Nps, Orders, Owners, Subscriptions, Table, Tickets, Writer};
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -30,6 +30,7 @@ pub struct Summary {
     pub tickets: u64,
     pub csat: u64,
     pub nps: u64,
+    pub owners: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +107,44 @@ const NAME_B: &[&str] = &[
 ];
 const NAME_C: &[&str] =
     &["Labs", "Group", "Co", "Systems", "Studio", "Partners", "Trading", "Health", "Logistics", "Media", "Foods", "Analytics"];
+
+const FIRST: &[&str] = &["Ada", "Ben", "Chloe", "Dev", "Elif", "Finn", "Grace", "Hugo", "Iris", "Jonas", "Kim", "Lena", "Malik", "Nora"];
+const LAST: &[&str] = &["Akers", "Brandt", "Costa", "Dahl", "Evans", "Fischer", "Garcia", "Horvat", "Ivanova", "Jansen", "Kowalski"];
+/// Account teams: owner `k` (from 1) is in `TEAMS[(k - 1) % 3]`, and looks after customers of
+/// that size; Solo customers have no account manager.
+const TEAMS: &[&str] = &["Enterprise", "Mid-market", "SMB"];
+
+/// How many account managers a sample lake of `customers` has: one per 500 customers, at least 3.
+pub fn owner_count(customers: u64) -> i64 {
+    (customers / 500).max(3) as i64
+}
+
+/// The account manager of a customer (drawn from a stream of its own, so the other tables do not
+/// change with it): an owner of the team for its size, none for Solo customers.
+fn owner_of(seed: u64, p: &Profile, owners: i64) -> Option<i64> {
+    let team = match p.size {
+        Size::Enterprise => 0,
+        Size::Mid => 1,
+        Size::Smb => 2,
+        Size::Solo => return None,
+    };
+    let in_team = (owners - team + 2) / 3;
+    let mut r = Rng::new(seed, &[9, p.id as u64]);
+    Some(1 + team + 3 * r.range(0, in_team - 1))
+}
+
+fn write_owners(o: &Options, summary: &mut Summary) -> Result<(), GenerateError> {
+    let mut w = Writer::<Owners>::new(&o.out, "owners");
+    let mut rows = Owners::default();
+    for k in 1..=owner_count(o.customers) {
+        let (first, last) = (FIRST[(k as usize - 1) % FIRST.len()], LAST[(k as usize - 1) / FIRST.len() % LAST.len()]);
+        let email = format!("{}.{}{}@example.com", first.to_lowercase(), last.to_lowercase(), k);
+        rows.0.push((k, format!("{first} {last}"), email, TEAMS[(k as usize - 1) % 3]));
+    }
+    summary.owners = rows.len() as u64;
+    w.append(0, rows)?;
+    w.finish()
+}
 
 const REASONS: &[(&str, f64)] = &[
     ("How-to question", 24.0),
@@ -190,6 +229,7 @@ pub fn generate(o: &Options, mut progress: impl FnMut(NaiveDate)) -> Result<Summ
 
     let mut profiles: Vec<Profile> = (0..o.customers).map(|i| profile(o.seed, i, start, o.until)).collect();
     write_customers(o, &profiles, &mut summary)?;
+    write_owners(o, &mut summary)?;
 
     let mut orders = Writer::<Orders>::new(&o.out, "orders");
     let mut subs = Writer::<Subscriptions>::new(&o.out, "subscriptions");
@@ -420,7 +460,7 @@ pub fn generate(o: &Options, mut progress: impl FnMut(NaiveDate)) -> Result<Summ
 /// The file that marks a folder as a sample lake pareto wrote (and may replace).
 pub const MARKER: &str = ".pareto-sample";
 
-const TABLES: &[&str] = &["customers", "orders", "subscriptions", "tickets", "csat", "nps"];
+const TABLES: &[&str] = &["customers", "orders", "subscriptions", "tickets", "csat", "nps", "owners"];
 
 /// Make `out` ready: create it, or empty an earlier sample lake there. Refuses a folder that holds
 /// anything else, so a real lake is never overwritten.
@@ -454,6 +494,7 @@ fn cents(v: f64) -> i128 {
 fn write_customers(o: &Options, profiles: &[Profile], summary: &mut Summary) -> Result<(), GenerateError> {
     let mut w = Writer::<Customers>::new(&o.out, "customers");
     let mut batch = Customers::default();
+    let owners = owner_count(o.customers);
     for p in profiles {
         let mut r = Rng::new(o.seed, &[3, p.id as u64]);
         let name = format!("{}{} {}", r.pick(NAME_A), r.pick(NAME_B), r.pick(NAME_C));
@@ -491,6 +532,7 @@ fn write_customers(o: &Options, profiles: &[Profile], summary: &mut Summary) -> 
             birth_year,
             strategic,
             referred_by,
+            owner_id: owner_of(o.seed, p, owners),
         });
         if batch.len() >= 100_000 {
             summary.customers += batch.len() as u64;

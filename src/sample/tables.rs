@@ -54,6 +54,7 @@ pub struct Customer {
     pub birth_year: Option<i32>,
     pub strategic: Option<bool>,
     pub referred_by: Option<i64>,
+    pub owner_id: Option<i64>,
 }
 
 #[derive(Default)]
@@ -79,6 +80,7 @@ impl Table for Customers {
             Field::new("birth_year", DataType::Int32, true),
             Field::new("strategic", DataType::Boolean, true),
             Field::new("referred_by", DataType::Int64, true),
+            Field::new("owner_id", DataType::Int64, true),
         ]))
     }
     fn len(&self) -> usize {
@@ -98,8 +100,37 @@ impl Table for Customers {
             Arc::new(Int32Array::from(r.iter().map(|c| c.birth_year).collect::<Vec<_>>())),
             Arc::new(BooleanArray::from(r.iter().map(|c| c.strategic).collect::<Vec<_>>())),
             Arc::new(Int64Array::from(r.iter().map(|c| c.referred_by).collect::<Vec<_>>())),
+            Arc::new(Int64Array::from(r.iter().map(|c| c.owner_id).collect::<Vec<_>>())),
         ];
         RecordBatch::try_new(Self::schema(), cols).expect("customers batch")
+    }
+}
+
+/// Account managers: `(owner_id, name, email, team)`.
+#[derive(Default)]
+pub struct Owners(pub Vec<(i64, String, String, &'static str)>);
+
+impl Table for Owners {
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new("owner_id", DataType::Int64, false),
+            Field::new("name", DataType::Utf8, false),
+            Field::new("email", DataType::Utf8, true),
+            Field::new("team", DataType::Utf8, false),
+        ]))
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn into_batch(self) -> RecordBatch {
+        let r = &self.0;
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from_iter_values(r.iter().map(|o| o.0))),
+            Arc::new(StringArray::from_iter_values(r.iter().map(|o| o.1.as_str()))),
+            Arc::new(StringArray::from_iter_values(r.iter().map(|o| o.2.as_str()))),
+            Arc::new(StringArray::from_iter_values(r.iter().map(|o| o.3))),
+        ];
+        RecordBatch::try_new(Self::schema(), cols).expect("owners batch")
     }
 }
 

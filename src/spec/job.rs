@@ -50,6 +50,17 @@ struct RawJob {
     #[serde(default)]
     service_levels: BTreeMap<String, Spanned<RawServiceLevel>>,
     prediction: Option<Spanned<RawPrediction>>,
+    burst: Option<Spanned<RawBurst>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBurst {
+    query: Spanned<String>,
+    key: String,
+    to: String,
+    name: Option<String>,
+    empty: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -325,6 +336,22 @@ impl AttachFormat {
     }
 }
 
+/// `[burst]`: one report per row group of a query, each sent to its own addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Burst {
+    /// The query that lists the groups: one row per group (rows sharing a key are one group).
+    pub query: String,
+    /// Its column holding the group's key, bound as `$burst_key` in the per-group queries.
+    pub key: String,
+    /// Its column holding the group's address(es), several separated by `,` or `;`.
+    pub to: String,
+    /// Its column holding the group's display name, if any.
+    pub name: Option<String>,
+    /// Send a group whose own queries returned no rows (`empty = "send"`); by default it is
+    /// skipped (and recorded as such).
+    pub send_empty: bool,
+}
+
 /// A checked job.
 #[derive(Debug, Clone)]
 pub struct Job {
@@ -362,6 +389,8 @@ pub struct Job {
     pub alerts: Vec<AlertRule>,
     /// How many missed periods `pareto serve` sends after it was down.
     pub catch_up: CatchUp,
+    /// One report per group, each to its own addresses.
+    pub burst: Option<Burst>,
 }
 
 /// How many periods that fell due while the daemon was down it still sends on start; older ones
@@ -526,7 +555,43 @@ fn check(raw: RawJob, text: &str, shown: &Path, config: &Config, known: &Known) 
     let cc = addresses("cc", &raw.cc);
     let bcc = addresses("bcc", &raw.bcc);
     let owners = addresses("owners", &raw.owners);
-    if raw.to.is_empty() && raw.cc.is_empty() && raw.bcc.is_empty() {
+    let burst = raw.burst.as_ref().and_then(|b| {
+        let span = b.span();
+        let b = b.get_ref();
+        let query = b.query.get_ref().trim_end_matches(".sql").to_string();
+        let mut ok = true;
+        if !known.queries.contains(&query) {
+            problems.push(at(b.query.span(), format!("`burst.query`: there is no queries/{query}.sql{}", suggest(&query, known.queries))));
+            ok = false;
+        }
+        for (k, v) in [("key", Some(&b.key)), ("to", Some(&b.to)), ("name", b.name.as_ref())] {
+            if v.is_some_and(|v| v.trim().is_empty()) {
+                problems.push(at(span.clone(), format!("`burst.{k}`: name a column of `{query}`")));
+                ok = false;
+            }
+        }
+        let send_empty = match b.empty.as_ref().map(|e| e.get_ref().as_str()) {
+            None | Some("skip") => false,
+            Some("send") => true,
+            Some(other) => {
+                problems.push(at(b.empty.as_ref().map(|e| e.span()).unwrap_or(span.clone()), format!("`burst.empty`: `{other}` is not `skip` or `send`")));
+                ok = false;
+                false
+            }
+        };
+        if !(raw.to.is_empty() && raw.cc.is_empty() && raw.bcc.is_empty()) {
+            problems.push(at(
+                span.clone(),
+                format!(
+                    "a job with `[burst]` sends each group's report to the addresses in `{query}.{}` only; remove `to`, `cc` and `bcc` (preview a group with `pareto run JOB --group KEY --to you@example.com`)",
+                    b.to
+                ),
+            ));
+            ok = false;
+        }
+        ok.then(|| Burst { query, key: b.key.clone(), to: b.to.clone(), name: b.name.clone(), send_empty })
+    });
+    if raw.burst.is_none() && raw.to.is_empty() && raw.cc.is_empty() && raw.bcc.is_empty() {
         problems.push(Problem::new(shown.to_path_buf(), "no recipients: set `to = [\"name@example.com\"]`"));
     }
 
@@ -727,6 +792,7 @@ fn check(raw: RawJob, text: &str, shown: &Path, config: &Config, known: &Known) 
         return Err(problems);
     }
     Ok(Job {
+        burst,
         catch_up,
         attach_max_rows: raw.attach_max_rows.unwrap_or(10_000),
         inherit,

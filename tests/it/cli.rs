@@ -84,11 +84,13 @@ fn list_shows_schedules_and_next_runs() {
     let out = p.run(&["list"]);
     out.expect(0);
     let lines: Vec<&str> = out.stdout.lines().collect();
-    assert!(lines[0].starts_with("JOB                     SCHEDULE     TIME ZONE         PERIOD  NEXT RUN"), "{}", out.stdout);
-    assert!(lines[1].starts_with("daily-support-alerts    0 8 * * *    Europe/Amsterdam  day     "), "{}", out.stdout);
-    assert!(lines[2].starts_with("monthly-segment-review  0 9 2 * *    Europe/Amsterdam  month   "), "{}", out.stdout);
-    assert!(lines[3].starts_with("weekly-leadership       0 7 * * MON  Europe/Amsterdam  week    Mon "), "{}", out.stdout);
-    assert!(lines[3].contains(" 07:00 CE"), "{}", out.stdout);
+    assert!(lines[0].starts_with("JOB                     SCHEDULE      TIME ZONE         PERIOD  NEXT RUN"), "{}", out.stdout);
+    assert!(lines[1].starts_with("daily-support-alerts    0 8 * * *     Europe/Amsterdam  day     "), "{}", out.stdout);
+    assert!(lines[2].starts_with("monthly-segment-review  0 9 2 * *     Europe/Amsterdam  month   "), "{}", out.stdout);
+    assert!(lines[3].starts_with("weekly-account-owners   30 7 * * MON  Europe/Amsterdam  week    Mon "), "{}", out.stdout);
+    assert!(lines[3].contains(" 07:30 CE"), "{}", out.stdout);
+    assert!(lines[4].starts_with("weekly-leadership       0 7 * * MON   Europe/Amsterdam  week    Mon "), "{}", out.stdout);
+    assert!(lines[4].contains(" 07:00 CE"), "{}", out.stdout);
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Integration tests: one binary (DataFusion makes each extra test binary slow to link).
 
 mod bad_input;
+mod burst;
 mod cdnow;
 mod check;
 mod cli;
