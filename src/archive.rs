@@ -154,6 +154,8 @@ pub struct GroupRecord {
     /// Why it was not sent (no rows, no alert, no address), if it was not.
     pub not_sent: Option<String>,
     pub rows: BTreeMap<String, usize>,
+    /// How long its queries and rendering took.
+    pub millis: u128,
 }
 
 impl RunRecord {

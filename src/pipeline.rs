@@ -634,6 +634,7 @@ async fn stages(
             let mut group_stats: BTreeMap<String, QueryRecord> = BTreeMap::new();
             for g in &groups {
                 let shown = crate::burst::describe(g);
+                let began = std::time::Instant::now();
                 progress.started(&shown);
                 let with_key = |s: &Scope| {
                     let mut p = (*s.params).clone();
@@ -681,6 +682,7 @@ async fn stages(
                     message_id: (!m.bytes.is_empty()).then(|| m.message_id.clone()),
                     not_sent: m.hold.clone(),
                     rows,
+                    millis: began.elapsed().as_millis(),
                 });
                 messages.push(m);
                 progress.done(&shown);
@@ -821,6 +823,28 @@ fn write_json(
     Ok(())
 }
 
+/// The report's parts with a line naming the attachments left out of the email for its size.
+fn with_left_out(html: &str, text: &str, left_out: &[(String, usize)]) -> (String, String) {
+    if left_out.is_empty() {
+        return (html.to_string(), text.to_string());
+    }
+    let list: Vec<String> = left_out.iter().map(|(name, bytes)| format!("{name} ({:.1} MB)", *bytes as f64 / 1_000_000.0)).collect();
+    let line = format!(
+        "Left out of this email because it would be too large to send: {}. The report's archive folder keeps {}.",
+        list.join(", "),
+        if left_out.len() == 1 { "it" } else { "them" }
+    );
+    let note = format!(
+        "<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\"><tr><td style=\"padding:8px 12px;font-size:13px;line-height:19px;color:#57606a;font-family:Helvetica,Arial,sans-serif;\">{}</td></tr></table>\n",
+        handlebars::html_escape(&line)
+    );
+    let html = match html.rfind("</body>") {
+        Some(i) => format!("{}{note}{}", &html[..i], &html[i..]),
+        None => format!("{html}{note}"),
+    };
+    (html, format!("{text}\n{line}\n"))
+}
+
 /// Render one message from `results` into `dir` (the run folder, or a group's folder in it): the
 /// report, its attachments, the JSON of the results in `own`, and the message itself. Returns it,
 /// and whether no alert fired.
@@ -893,29 +917,46 @@ fn render_message(
     // The archive is complete before anything is sent: what the template read as JSON, the
     // report, the message.
     write_json(rc.config, results, own, dir)?;
-    write("report.html", rendered.html.as_bytes())?;
-    write("report.txt", rendered.text.as_bytes())?;
     // A group without an address gets no message (its report is archived all the same).
     let (bytes, sender, recipients) = if to.is_empty() && cc.is_empty() && bcc.is_empty() {
         (Vec::new(), None, Vec::new())
     } else {
-        let built = deliver::build(Draft {
-            from: rc.from,
-            reply_to: rc.config.reply_to.as_ref(),
-            to,
-            cc,
-            bcc,
-            subject: &rendered.subject,
-            html: rendered.html.clone(),
-            text: rendered.text.clone(),
-            attachments,
-            message_id: message_id.clone(),
-            date: opts_date(opts),
-        })?;
-        write("message.eml", &built.bytes)?;
-        let recipients: Vec<lettre::Address> = built.envelope.to().to_vec();
-        (built.bytes, built.envelope.from().cloned(), recipients)
+        // A message over `[render] max_message_mb` leaves its largest attachments out, one at a
+        // time, and says so in both parts; the archive keeps them (results/).
+        let mut attachments = attachments;
+        let mut left_out: Vec<(String, usize)> = Vec::new();
+        loop {
+            let (html, text) = with_left_out(&rendered.html, &rendered.text, &left_out);
+            let built = deliver::build(Draft {
+                from: rc.from,
+                reply_to: rc.config.reply_to.as_ref(),
+                to,
+                cc,
+                bcc,
+                subject: &rendered.subject,
+                html: html.clone(),
+                text: text.clone(),
+                attachments: attachments.clone(),
+                message_id: message_id.clone(),
+                date: opts_date(opts),
+            })?;
+            if built.bytes.len() > rc.config.max_message_bytes
+                && let Some(i) = (0..attachments.len()).max_by_key(|i| attachments[*i].1.len())
+            {
+                let (name, content) = attachments.remove(i);
+                tracing::warn!(attachment = %name, bytes = content.len(), "left out of the email: the message is over [render] max_message_mb");
+                left_out.push((name, content.len()));
+                continue;
+            }
+            rendered.html = html;
+            rendered.text = text;
+            write("message.eml", &built.bytes)?;
+            let recipients: Vec<lettre::Address> = built.envelope.to().to_vec();
+            break (built.bytes, built.envelope.from().cloned(), recipients);
+        }
     };
+    write("report.html", rendered.html.as_bytes())?;
+    write("report.txt", rendered.text.as_bytes())?;
     if group.is_none() {
         record.recipients = recipients.iter().map(|a| a.to_string()).collect();
         record.message_id = Some(message_id.clone());

@@ -334,7 +334,9 @@ pub async fn plan(ctx: &SessionContext, q: &QueryFile, params: &Params) -> Resul
             return Err(locate(
                 q,
                 &id,
-                format!("`{id}` is bound only in a query that runs once per group of a `[burst]` job: add a `-- pareto: burst` line to it"),
+                format!(
+                    "`{id}` is bound only in a query that runs once per group of a `[burst]` job: add a `-- pareto: burst` line to it (`pareto query --group KEY` binds it to try one group)"
+                ),
             ));
         }
         return Err(locate(

@@ -178,7 +178,14 @@ pub async fn run(ctx: &Ctx<'_>, job: &Job, period: Period, due_at: DateTime<Utc>
     // A bursting job whose groups were all held back has an outbox without a message to send.
     let has_outbox = !outbox.is_empty() || !ctx.ledger.groups(row.id)?.is_empty();
     let (outbox, record, resumed, unaddressed) = if has_outbox {
-        (outbox, None, true, Vec::new())
+        // The groups an earlier attempt could not address, for the notice it may not have sent.
+        let unaddressed = ctx
+            .ledger
+            .groups(row.id)?
+            .into_iter()
+            .filter_map(|g| Some(format!("group {}: {}", g.label, g.hold?.strip_prefix("not sent: ")?)))
+            .collect();
+        (outbox, None, true, unaddressed)
     } else {
         match pipeline::render(ctx.project, job, &opts, period).await {
             Ok(r) => {
@@ -256,7 +263,7 @@ pub async fn run(ctx: &Ctx<'_>, job: &Job, period: Period, due_at: DateTime<Utc>
         if notify::told(&line) {
             ctx.ledger.mark_notified(row.id, "unaddressed", ctx.clock.now(), &line)?;
         }
-        tracing::warn!(job = %job.name, period = %label, groups = unaddressed.len(), "groups without an address");
+        tracing::info!(job = %job.name, period = %label, groups = unaddressed.len(), "groups without an address");
     }
 
     // How it ended, from what the ledger recorded for each recipient.

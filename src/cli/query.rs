@@ -46,6 +46,10 @@ pub struct QueryArgs {
     /// instead of computing those queries: last week's `customer_facts` as it was.
     #[arg(long, value_name = "JOB[/PERIOD]")]
     pub from_archive: Option<String>,
+    /// Bind `$burst_key` to this group's key (a number or text), to try a bursting job's
+    /// per-group queries for one group.
+    #[arg(long, value_name = "KEY")]
+    pub group: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -140,9 +144,20 @@ pub async fn run(root: &Path, a: QueryArgs) -> anyhow::Result<u8> {
     let q = QueryFile::new(NAME, shown, sql);
     let extra = BTreeMap::from([(NAME.to_string(), q.clone())]);
     let result: Result<_, Vec<Problem>> = async {
-        let prepared = pipeline::prepare_with(&project, &job_for_params, &[NAME.to_string()], extra, &archived, &period, as_of, false)
+        let mut prepared = pipeline::prepare_with(&project, &job_for_params, &[NAME.to_string()], extra, &archived, &period, as_of, false)
             .await
             .map_err(|e| vec![Problem::new(None, e.to_string())])?;
+        if let Some(key) = &a.group {
+            let value = match key.parse::<i64>() {
+                Ok(n) => datafusion::common::ScalarValue::Int64(Some(n)),
+                Err(_) => datafusion::common::ScalarValue::Utf8(Some(key.clone())),
+            };
+            for scope in [&mut prepared.scopes.current, &mut prepared.scopes.previous] {
+                let mut p = (*scope.params).clone();
+                p.insert(pareto::burst::KEY_PARAM.into(), value.clone());
+                scope.params = std::sync::Arc::new(p);
+            }
+        }
         if let Some(e) = prepared.lake_problems.into_iter().next() {
             return Err(vec![Problem::new(None, e.to_string())]);
         }

@@ -63,6 +63,7 @@ struct RawDefaults {
 struct RawRender {
     strict: Option<bool>,
     max_rows: Option<usize>,
+    max_message_mb: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -141,6 +142,8 @@ pub struct Config {
     pub strict: bool,
     /// `[render] max_rows`: rows of each result a template (and alert) sees, at most.
     pub max_rows: usize,
+    /// `[render] max_message_mb`: a message larger than this leaves its largest attachments out.
+    pub max_message_bytes: usize,
     pub contract: bool,
 }
 
@@ -249,6 +252,11 @@ pub fn from_text(root: &Path, text: Option<&str>, env: &BTreeMap<String, String>
     if max_attempts == 0 {
         bad("serve.max_attempts", "must be at least 1".into());
     }
+    let max_message_mb = raw.render.max_message_mb.unwrap_or(10.0);
+    if !(max_message_mb >= 0.1 && max_message_mb <= 1000.0) {
+        bad("render.max_message_mb", format!("`{max_message_mb}` must be 0.1 to 1000 (MB)"));
+    }
+    let max_message_bytes = (max_message_mb * 1_000_000.0) as usize;
     let lake_timeout = raw.lake.timeout_secs.unwrap_or(3600);
     if lake_timeout == 0 {
         bad("lake.timeout_secs", "must be at least 1 second".into());
@@ -327,6 +335,7 @@ pub fn from_text(root: &Path, text: Option<&str>, env: &BTreeMap<String, String>
         currency: raw.defaults.currency.unwrap_or_else(|| "USD".into()),
         strict: raw.render.strict.unwrap_or(true),
         max_rows: raw.render.max_rows.unwrap_or(10_000),
+        max_message_bytes,
         contract: raw.lake.contract.unwrap_or(true),
     })
 }

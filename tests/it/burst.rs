@@ -268,6 +268,9 @@ fn a_run_killed_after_group_two_sends_group_three_once_on_the_next_run() {
         got.iter().map(|(k, v)| (k.as_str(), v.len())).collect::<Vec<_>>(),
         [("ada@example.com", 1), ("ben@example.com", 1), ("chloe@example.com", 1)]
     );
+    // The notice of the group without an address, which the killed run never got to, goes out once.
+    let notices = server.received().into_iter().filter(|r| r.rcpt_tos == ["data@example.com"]).count();
+    assert_eq!(notices, 1);
     // Group 3's message is the one rendered before the kill (same Message-ID and bytes as archived).
     let archived = std::fs::read(p.path(&format!("archive/weekly-account-owners/{PERIOD}/3/message.eml"))).unwrap();
     crate::support::same_bytes(&got["chloe@example.com"][0].raw, &[&archived[..], b"\r\n"].concat());
@@ -291,6 +294,32 @@ fn one_group_can_be_previewed_and_the_preview_sends_nothing_else() {
     assert_eq!(got[0].rcpt_tos, ["me@example.com"]);
     let seen = readable(&got[0]);
     assert!(seen.contains("Globex") && !seen.contains("Acme") && !seen.contains("Initech"), "{seen}");
+
+    // `pareto plan` counts the groups the burst query lists for the period.
+    let out = p.run(&["plan", "weekly-account-owners", "-n", "1", "--from", "2026-11-23T07:00"]);
+    out.expect(0);
+    assert_eq!(
+        out.stdout,
+        "weekly-account-owners (30 7 * * MON, Europe/Amsterdam, every week)\n  \
+         Mon 2026-11-23 07:30 CET  covers 2026-W47 (Mon 16 – Sun 22 Nov 2026)\n  \
+         one report per `owner_id`: 5 group(s) in `account_owners` as of 2026-11-23\n"
+    );
+
+    // A data team tries a per-group query for one group.
+    let out = p.run(&[
+        "query",
+        "--job",
+        "weekly-account-owners",
+        "--as-of",
+        AS_OF,
+        "--group",
+        "2",
+        "--format",
+        "csv",
+        "SELECT name, revenue_12m FROM owner_accounts",
+    ]);
+    out.expect(0);
+    assert_eq!(out.stdout, format!("name,revenue_12m\nGlobex,270.50\n{HOSTILE},0.00\n"));
 
     let out = p.run(&["run", "weekly-account-owners", "--as-of", AS_OF, "--group", "2"]);
     out.expect(2);
@@ -330,10 +359,25 @@ fn check_refuses_a_per_group_query_that_does_not_filter_by_the_key() {
     for line in [
         "queries/owner_tier_moves.sql:2:1: `owner_tier_moves` runs once per group but never reads `$burst_key`, so every group would get every row; filter by it, e.g. `WHERE owner_id = $burst_key`",
         "queries/owner_service.sql:1:1: `-- pareto: burst region`: job `weekly-account-owners` bursts by `owner_id` (`[burst] key`); the query is written for another key",
-        "queries/headline.sql:1:62: `$burst_key` is bound only in a query that runs once per group of a `[burst]` job: add a `-- pareto: burst` line to it",
+        "queries/headline.sql:1:62: `$burst_key` is bound only in a query that runs once per group of a `[burst]` job: add a `-- pareto: burst` line to it (`pareto query --group KEY` binds it to try one group)",
         "queries/owned_service.sql: `owned_service` reads `$burst_key`, which is bound only in a query that runs once per group: add a `-- pareto: burst` line to it",
     ] {
         assert!(out.stdout.contains(line), "no {line:?} in\n{}", out.stdout);
     }
     assert!(!out.stdout.contains("tier_summary"), "a comment is not a use: {}", out.stdout);
+}
+
+/// The server refuses one owner's address: the other groups are sent, the run says who was not.
+#[test]
+fn a_group_the_server_refuses_holds_up_no_other_group() {
+    let server = SmtpServer::start(Options { reject_rcpt: vec!["ben@example.com"], ..Default::default() });
+    let p = project(&server);
+    let out = p.run(&["run", "weekly-account-owners", "--as-of", AS_OF]);
+    out.expect(4);
+    assert!(out.stderr.contains("sent to 2 of 3; rejected: ben@example.com ("), "{}", out.stderr);
+    assert!(out.stderr.contains("  rejected ben@example.com: 127.0.0.1:"), "{}", out.stderr);
+    assert_eq!(reports(&server).keys().collect::<Vec<_>>(), ["ada@example.com", "chloe@example.com"]);
+    let h = p.run(&["history", "weekly-account-owners", PERIOD]);
+    assert!(h.stdout.contains("    rejected  ben@example.com (1 attempt(s)): 127.0.0.1:"), "{}", h.stdout);
+    assert!(h.stdout.contains("permanent error (550)"), "{}", h.stdout);
 }

@@ -313,6 +313,39 @@ fn right_edge_at(html: &std::path::Path, width: u32) -> u32 {
     title.parse().unwrap()
 }
 
+/// The demo report through the Can I email data (@jsx-email/doiuse-email): nothing Gmail, Apple
+/// Mail or Yahoo lack but the `<body>` that webmail replaces, and in Outlook only what degrades
+/// without breaking the layout. Flexbox, grid, positioning or background images would fail here.
+#[test]
+fn the_demo_report_uses_only_what_email_clients_support() {
+    let p = repo_copy();
+    p.run(&["demo", "--until", "2026-11-23"]).expect(0);
+    let report = p.path("demo/archive/weekly-leadership/2026-W47.preview/report.html");
+    let modules = std::path::Path::new(crate::support::REPO).join("target/npm/node_modules");
+    let o = std::process::Command::new("node")
+        .arg(std::path::Path::new(crate::support::REPO).join("tests/it/support/doiuse.js"))
+        .arg(&report)
+        .args(["gmail.*", "apple-mail.*", "yahoo.*", "outlook.*"])
+        .env("NODE_PATH", &modules)
+        .output()
+        .expect("node (the test set-up installs it)");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        got,
+        serde_json::json!({
+            "gmail.*": [],
+            "apple-mail.*": [],
+            // Yahoo and Outlook's apps replace <body> with a <div>: its background is kept by the
+            // outer table.
+            "yahoo.*": ["`<body> element`"],
+            // Classic Outlook: square corners (border-radius), headings that may wrap (white-space),
+            // alert boxes without the 6-pixel gap between them (border-spacing), role ignored.
+            "outlook.*": ["`<body> element`", "`border-radius`", "`border-spacing`", "`role attribute`", "`white-space`"],
+        })
+    );
+}
+
 #[test]
 fn the_demo_report_fits_a_phone_without_scrolling_sideways() {
     let p = repo_copy();

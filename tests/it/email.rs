@@ -379,3 +379,36 @@ fn refused_recipient_fails_the_run() {
     let msg = MessageParser::default().parse(&got[0].raw).unwrap();
     assert_eq!(msg.subject(), Some("[pareto] weekly-leadership 2026-W47 not delivered"));
 }
+
+/// A message over `[render] max_message_mb` leaves its largest attachment out, says so in both
+/// parts, and the archive keeps it.
+#[test]
+fn an_email_too_large_leaves_its_largest_attachment_in_the_archive_and_says_so() {
+    let server = SmtpServer::start(Options::default());
+    let p = TestProject::new();
+    crate::support::lake::write(&p.root);
+    p.file("pareto.toml", &format!("{}\n[render]\nmax_message_mb = 0.1\n", crate::support::config(server.port, "")));
+    p.file(
+        "jobs/big.toml",
+        "name = \"big\"\nschedule = \"0 7 * * MON\"\nperiod = \"week\"\nqueries = [\"big\", \"small\"]\ntemplate = \"big\"\nsubject = \"Big\"\nto = [\"a@example.com\"]\nattach = [\"big\", \"small\"]\n",
+    );
+    p.file("queries/big.sql", "SELECT repeat('x', 200000) AS blob\n");
+    p.file("queries/small.sql", "SELECT COUNT(*) AS orders FROM orders\n");
+    p.file("templates/big.html.hbs", "<html><body><p>Orders: {{#each results.small.rows}}{{orders}}{{/each}}</p></body></html>\n");
+    p.file("templates/big.txt.hbs", "Orders: {{#each results.small.rows}}{{orders}}{{/each}}\n");
+    p.run(&["run", "big", "--as-of", "2026-11-23T07:00"]).expect(0);
+    let got = server.received();
+    assert_eq!(got.len(), 1);
+    assert!(got[0].raw.len() < 100_000, "{} bytes", got[0].raw.len());
+    let msg = MessageParser::default().parse(&got[0].raw).unwrap();
+    let names: Vec<&str> = msg.attachments().map(|a| a.attachment_name().unwrap()).collect();
+    assert_eq!(names, ["small-2026-W47.csv"]);
+    let line =
+        "Left out of this email because it would be too large to send: big-2026-W47.csv (0.2 MB). The report's archive folder keeps it.";
+    assert_eq!(msg.body_text(0).unwrap().replace("\r\n", "\n"), format!("Orders: 7\n\n{line}\n"));
+    let html = msg.body_html(0).unwrap().replace("\r\n", "\n");
+    assert!(html.contains("The report&#x27;s archive folder keeps it.</td></tr></table>\n</body>"), "{html}");
+    // The archive has the attachment, whole, and the parts as sent.
+    assert_eq!(std::fs::metadata(p.path("archive/big/2026-W47/results/big.csv")).unwrap().len(), 200_006);
+    assert_eq!(p.read("archive/big/2026-W47/report.txt"), format!("Orders: 7\n\n{line}\n"));
+}
