@@ -191,31 +191,6 @@ CREATE TABLE IF NOT EXISTS runs (
     notified TEXT NOT NULL DEFAULT '',
     UNIQUE (job, period)
 );
-CREATE TABLE IF NOT EXISTS outbox (
-    run_id INTEGER NOT NULL REFERENCES runs(id),
-    grp TEXT NOT NULL DEFAULT '',
-    position INTEGER NOT NULL DEFAULT 0,
-    label TEXT,
-    sender TEXT,
-    message BLOB NOT NULL,
-    subject TEXT,
-    message_id TEXT,
-    hold TEXT,
-    stored_at TEXT NOT NULL,
-    PRIMARY KEY (run_id, grp)
-);
-CREATE TABLE IF NOT EXISTS deliveries (
-    run_id INTEGER NOT NULL REFERENCES runs(id),
-    grp TEXT NOT NULL DEFAULT '',
-    position INTEGER NOT NULL,
-    recipient TEXT NOT NULL,
-    state TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    handed_at TEXT,
-    reply TEXT,
-    updated_at TEXT NOT NULL,
-    PRIMARY KEY (run_id, grp, recipient)
-);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
     run_id INTEGER NOT NULL REFERENCES runs(id),
@@ -233,12 +208,8 @@ CREATE TABLE IF NOT EXISTS watermarks (
 const RUN_COLUMNS: &str =
     "id, job, period, due_at, state, attempts, sends, by, started_at, finished_at, next_try_at, error, message_id, subject";
 
-/// A ledger written before bursting had one message per run: its outbox and deliveries gain the
-/// group column (`''`: the job's one message), in one transaction, keeping every row.
-const MIGRATE_GROUPS: &str = "
-ALTER TABLE outbox RENAME TO outbox_v1;
-ALTER TABLE deliveries RENAME TO deliveries_v1;
-CREATE TABLE outbox (
+/// The outbox: each message of a run (one per group for a bursting job), stored before any is sent.
+const OUTBOX: &str = "outbox (
     run_id INTEGER NOT NULL REFERENCES runs(id),
     grp TEXT NOT NULL DEFAULT '',
     position INTEGER NOT NULL DEFAULT 0,
@@ -250,8 +221,10 @@ CREATE TABLE outbox (
     hold TEXT,
     stored_at TEXT NOT NULL,
     PRIMARY KEY (run_id, grp)
-);
-CREATE TABLE deliveries (
+);";
+
+/// Each recipient's delivery of each message.
+const DELIVERIES: &str = "deliveries (
     run_id INTEGER NOT NULL REFERENCES runs(id),
     grp TEXT NOT NULL DEFAULT '',
     position INTEGER NOT NULL,
@@ -262,7 +235,14 @@ CREATE TABLE deliveries (
     reply TEXT,
     updated_at TEXT NOT NULL,
     PRIMARY KEY (run_id, grp, recipient)
-);
+);";
+
+/// A ledger written before bursting had one message per run: its outbox and deliveries gain the
+/// group column (`''`: the job's one message), in one transaction, keeping every row.
+const MIGRATE_GROUPS: &str = "
+ALTER TABLE outbox RENAME TO outbox_v1;
+ALTER TABLE deliveries RENAME TO deliveries_v1;
+{tables}
 INSERT INTO outbox (run_id, sender, message, stored_at) SELECT run_id, sender, message, stored_at FROM outbox_v1;
 INSERT INTO deliveries (run_id, position, recipient, state, attempts, handed_at, reply, updated_at)
     SELECT run_id, position, recipient, state, attempts, handed_at, reply, updated_at FROM deliveries_v1;
@@ -333,12 +313,14 @@ impl Ledger {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(sql)?;
-        conn.execute_batch(SCHEMA).map_err(sql)?;
+        conn.execute_batch(&format!("{SCHEMA}CREATE TABLE IF NOT EXISTS {OUTBOX}\nCREATE TABLE IF NOT EXISTS {DELIVERIES}\n"))
+            .map_err(sql)?;
         let grouped: bool =
             conn.query_row("SELECT count(*) > 0 FROM pragma_table_info('outbox') WHERE name = 'grp'", [], |r| r.get(0)).map_err(sql)?;
         if !grouped {
             let tx = conn.unchecked_transaction().map_err(sql)?;
-            tx.execute_batch(MIGRATE_GROUPS).map_err(sql)?;
+            let tables = format!("CREATE TABLE {OUTBOX}\nCREATE TABLE {DELIVERIES}");
+            tx.execute_batch(&MIGRATE_GROUPS.replace("{tables}", &tables)).map_err(sql)?;
             tx.commit().map_err(sql)?;
         }
         Ok(Ledger { conn: Mutex::new(conn), path })
