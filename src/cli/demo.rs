@@ -48,8 +48,13 @@ pub async fn run(root: &Path, a: DemoArgs) -> anyhow::Result<u8> {
     let as_of = pareto::period::local_midnight(until, job.tz);
     match pipeline::preview(&project, job, &RunOptions { as_of, dry_run: true, to: Vec::new(), group: None }).await {
         Ok(r) => {
-            println!("report for {} ({}): {}", job.name, r.period.title(), r.dir.join("report.html").display());
-            println!("the email it would send: {}", r.dir.join("message.eml").display());
+            // A bursting job has one report per group, each in its own folder.
+            let (dir, of) = match r.groups.first() {
+                Some(g) => (r.dir.join(g), format!(" (the first of {} groups)", r.groups.len())),
+                None => (r.dir.clone(), String::new()),
+            };
+            println!("report for {} ({}){of}: {}", job.name, r.period.title(), dir.join("report.html").display());
+            println!("the email it would send: {}", dir.join("message.eml").display());
             // The project's own lake (`[defaults] lake`) is not the demo's: the next commands
             // name it, and the demo's date, so they work as printed on any later day.
             let lake = a.dir.join("lake").display().to_string();

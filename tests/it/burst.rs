@@ -381,3 +381,16 @@ fn a_group_the_server_refuses_holds_up_no_other_group() {
     assert!(h.stdout.contains("    rejected  ben@example.com (1 attempt(s)): 127.0.0.1:"), "{}", h.stdout);
     assert!(h.stdout.contains("permanent error (550)"), "{}", h.stdout);
 }
+
+/// `pareto demo --job weekly-account-owners` shows where the first group's report is, and it is there.
+#[test]
+fn the_demo_of_the_owners_report_points_at_a_report_that_exists() {
+    let p = TestProject::bundled();
+    let out = p.run(&["demo", "--job", "weekly-account-owners", "--customers", "1500", "--until", "2026-11-23"]);
+    out.expect(0);
+    let line = out.stdout.lines().nth(1).unwrap();
+    let prefix = "report for weekly-account-owners (Mon 16 – Sun 22 Nov 2026) (the first of 3 groups): ";
+    assert!(line.starts_with(prefix), "{}", out.stdout);
+    let report = std::fs::read_to_string(&line[prefix.len()..]).unwrap();
+    assert!(report.contains("For Ada Akers: the accounts you look after, and only those."), "{report}");
+}
