@@ -601,6 +601,16 @@ async fn stages(
             let file = queries[&b.query].file.clone();
             let (mut groups, unkeyed) = crate::burst::groups(b, &results[&b.query])
                 .map_err(|why| QueryError::Problems(vec![crate::problem::Problem::new(file.clone(), why)]))?;
+            if groups.is_empty() {
+                return Err(QueryError::Problems(vec![crate::problem::Problem::new(
+                    file,
+                    format!(
+                        "`{}` returned no groups (no row with a `{}`), so there is no one to send to; nothing was sent",
+                        b.query, b.key
+                    ),
+                )])
+                .into());
+            }
             if unkeyed > 0 {
                 unaddressed.push(format!("{unkeyed} row(s) of `{}` have no `{}` and belong to no group", b.query, b.key));
             }

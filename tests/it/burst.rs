@@ -394,3 +394,29 @@ fn the_demo_of_the_owners_report_points_at_a_report_that_exists() {
     let report = std::fs::read_to_string(&line[prefix.len()..]).unwrap();
     assert!(report.contains("For Ada Akers: the accounts you look after, and only those."), "{report}");
 }
+
+/// An empty `owners` table: no one to send to is a failed run the owners hear of, not a silent one.
+#[test]
+fn a_burst_query_without_rows_fails_the_run() {
+    let server = SmtpServer::start(Options::default());
+    let p = project(&server);
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("owner_id", DataType::Int64, false),
+        Field::new("name", DataType::Utf8, false),
+        Field::new("email", DataType::Utf8, true),
+    ]));
+    let empty = RecordBatch::new_empty(schema);
+    lake::write_parquet(&p.path("lake/owners/owners.parquet"), &empty);
+    let out = p.run(&["run", "weekly-account-owners", "--as-of", AS_OF]);
+    out.expect(1);
+    assert!(
+        out.stderr.contains(
+            "queries/account_owners.sql: `account_owners` returned no groups (no row with a `owner_id`), so there is no one to send to; nothing was sent"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(reports(&server).is_empty());
+    let notices: Vec<Received> = server.received().into_iter().filter(|r| r.rcpt_tos == ["data@example.com"]).collect();
+    assert_eq!(notices.len(), 1, "the owners are told the run failed");
+}
