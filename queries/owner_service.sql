@@ -1,7 +1,7 @@
 -- One account manager's accounts' support in the period, per tier, against the tier's service
 -- level (see owned_service.sql for the measures).
 -- pareto: burst owner_id
--- pareto: format csat=percent csat_responses=count first_reply_median_h=number:1
+-- pareto: format csat=percent csat_responses=count first_reply_median_h=number:1 first_reply_target_h=number:0 resolution_target_h=number:0
 SELECT
     tier,
     tickets,
