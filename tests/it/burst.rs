@@ -34,20 +34,9 @@ fn accounts() -> BTreeMap<&'static str, Vec<&'static str>> {
 /// orders, and five account managers.
 fn owners_lake(p: &TestProject) {
     lake::write(&p.root);
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("customer_id", DataType::Int64, false),
-        Field::new("name", DataType::Utf8, false),
-        Field::new("signup_date", DataType::Date32, false),
-        Field::new("country", DataType::Utf8, false),
-        Field::new("region", DataType::Utf8, false),
-        Field::new("city", DataType::Utf8, false),
-        Field::new("industry", DataType::Utf8, false),
-        Field::new("employees", DataType::Int32, true),
-        Field::new("birth_year", DataType::Int32, true),
-        Field::new("strategic", DataType::Boolean, true),
-        Field::new("referred_by", DataType::Int64, true),
-        Field::new("owner_id", DataType::Int64, true),
-    ]));
+    let mut fields = lake::customer_fields();
+    fields.push(Field::new("owner_id", DataType::Int64, true));
+    let schema = Arc::new(Schema::new(fields));
     let d = lake::days;
     let cols: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from(vec![1, 2, 3, 4, 5, 6, 7])),

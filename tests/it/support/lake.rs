@@ -42,8 +42,9 @@ fn ts_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
 
-pub fn customers() -> RecordBatch {
-    let schema = Arc::new(Schema::new(vec![
+/// The columns of the hand-made `customers` table.
+pub fn customer_fields() -> Vec<Field> {
+    vec![
         Field::new("customer_id", DataType::Int64, false),
         Field::new("name", DataType::Utf8, false),
         Field::new("signup_date", DataType::Date32, false),
@@ -55,7 +56,11 @@ pub fn customers() -> RecordBatch {
         Field::new("birth_year", DataType::Int32, true),
         Field::new("strategic", DataType::Boolean, true),
         Field::new("referred_by", DataType::Int64, true),
-    ]));
+    ]
+}
+
+pub fn customers() -> RecordBatch {
+    let schema = Arc::new(Schema::new(customer_fields()));
     let cols: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from(vec![1, 2, 3, 4])),
         Arc::new(StringArray::from(vec!["Acme", "Globex", "Initech", "Umbrella"])),
