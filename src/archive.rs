@@ -43,25 +43,26 @@ pub fn run_dir(archive: &Path, job: &str, period_label: &str) -> PathBuf {
     archive.join(job).join(period_label)
 }
 
-/// Each query's peak memory (MiB) in the job's most recent archived run (its own periods and
-/// previews alike), for scheduling the next run; empty when there is none or it cannot be read.
-pub fn last_peaks(archive: &Path, job: &str) -> BTreeMap<String, f64> {
-    let Ok(entries) = std::fs::read_dir(archive.join(job)) else { return BTreeMap::new() };
+/// The memory (MiB) each query took in the job's most recent archived run (its own periods and
+/// previews alike): the most it held while running plus the result it left, for scheduling the
+/// next run; `None` when there is none or it cannot be read.
+pub fn last_memory(archive: &Path, job: &str) -> Option<BTreeMap<String, f64>> {
+    let entries = std::fs::read_dir(archive.join(job)).ok()?;
     let newest = entries
         .filter_map(|e| e.ok())
         .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
         .map(|e| e.path().join("run.json"))
         .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
         .max();
-    let Some((_, path)) = newest else { return BTreeMap::new() };
-    let Ok(text) = std::fs::read_to_string(&path) else { return BTreeMap::new() };
-    let Ok(record) = serde_json::from_str::<serde_json::Value>(&text) else { return BTreeMap::new() };
-    record["queries"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|q| Some((q["name"].as_str()?.to_string(), q["peak_mib"].as_f64()?)))
-        .collect()
+    let (_, path) = newest?;
+    let record = serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&path).ok()?).ok()?;
+    Some(
+        record["queries"]
+            .as_array()?
+            .iter()
+            .filter_map(|q| Some((q["name"].as_str()?.to_string(), q["peak_mib"].as_f64()? + q["result_mib"].as_f64().unwrap_or(0.0))))
+            .collect(),
+    )
 }
 
 /// One query's line in `run.json`.

