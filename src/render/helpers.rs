@@ -166,7 +166,7 @@ fn delta_text(h: &Helper, r: &Handlebars, ctx: &Context, _: &mut RenderContext, 
 }
 
 /// A result (`{{table results.name}}`) cut down to the columns and rows asked for:
-/// `columns="a,b"`, `filter="dimension=region"`, `limit=10`, `percent="m*"`.
+/// `columns="a,b"`, `filter="dimension=region"`, `limit=10`, `percent="m*"`, `shade="m*"`.
 struct Grid {
     columns: Vec<(String, ColumnFormat)>,
     rows: Vec<Vec<String>>,
@@ -175,6 +175,9 @@ struct Grid {
     short_rows: Vec<Vec<String>>,
     /// Cells to show in grey (a figure from too small a sample).
     grey: Vec<Vec<bool>>,
+    /// Each cell's shade from 0 (the smallest shaded figure) to 1 (the largest), in the columns
+    /// `shade="m*"` names; `None` elsewhere and for empty cells.
+    shade: Vec<Vec<Option<f64>>>,
     more: usize,
     /// Why the result is off, when it is.
     off: Option<String>,
@@ -189,6 +192,7 @@ fn grid(h: &Helper, r: &Handlebars, ctx: &Context) -> Result<Grid, RenderError> 
             rows: Vec::new(),
             short_rows: Vec::new(),
             grey: Vec::new(),
+            shade: Vec::new(),
             more: 0,
             off: Some(format!("Not available: {why}.")),
         });
@@ -230,15 +234,10 @@ fn grid(h: &Helper, r: &Handlebars, ctx: &Context) -> Result<Grid, RenderError> 
         None => columns = described.iter().map(|(n, t)| (n.clone(), format_of(n, t))).collect(),
     }
     // `percent="m*,share"`: show these columns (a trailing * matches a prefix) as percentages.
-    if let Some(globs) = h.hash_get("percent").and_then(|p| p.value().as_str()) {
-        let globs: Vec<&str> = globs.split(',').map(str::trim).filter(|g| !g.is_empty()).collect();
-        for (name, f) in columns.iter_mut() {
-            if globs.iter().any(|g| match g.strip_suffix('*') {
-                Some(prefix) => name.starts_with(prefix),
-                None => name == g,
-            }) {
-                *f = ColumnFormat::Percent;
-            }
+    let percent = globs(h, "percent");
+    for (name, f) in columns.iter_mut() {
+        if percent.iter().any(|g| glob_matches(g, name)) {
+            *f = ColumnFormat::Percent;
         }
     }
     // `filter="dimension=company_size"`: only rows whose column has that value (`;` for more).
@@ -300,13 +299,67 @@ fn grid(h: &Helper, r: &Handlebars, ctx: &Context) -> Result<Grid, RenderError> 
         .iter()
         .map(|r| columns.iter().map(|(n, _)| grey_rules.iter().any(|(c, f)| c == n && r.get(f) == Some(&Value::Bool(true)))).collect())
         .collect();
+    // `shade="m*"`: shade these columns' cells by their figure, lightest for the smallest shown
+    // and darkest for the largest (a heat map that needs no image, so it survives blocked images).
+    let shaded = globs(h, "shade");
+    for g in &shaded {
+        if !columns.iter().any(|(n, f)| glob_matches(g, n) && numeric(*f)) {
+            return Err(RenderErrorReason::Other(format!("`table`: `shade` names `{g}`, which matches no column of figures shown")).into());
+        }
+    }
+    let shade_col: Vec<bool> = columns.iter().map(|(n, f)| numeric(*f) && shaded.iter().any(|g| glob_matches(g, n))).collect();
+    let figures: Vec<f64> = shown_rows
+        .iter()
+        .flat_map(|r| columns.iter().zip(&shade_col).filter(|(_, s)| **s).filter_map(|((n, _), _)| r.get(n).and_then(Value::as_f64)))
+        .collect();
+    let (lo, hi) = figures.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    let shade = shown_rows
+        .iter()
+        .map(|r| {
+            columns
+                .iter()
+                .zip(&shade_col)
+                .map(|((n, _), s)| {
+                    let v = r.get(n).and_then(Value::as_f64).filter(|_| *s)?;
+                    Some(if hi > lo { (v - lo) / (hi - lo) } else { 1.0 })
+                })
+                .collect()
+        })
+        .collect();
     // A result cut at `[render] max_rows` still knows its full size (`row_count`).
     let truncated = result.get("truncated") == Some(&Value::Bool(true));
     let all = match result.get("row_count").and_then(|n| n.as_u64()) {
         Some(n) if truncated && filters.is_empty() => n as usize,
         _ => rows.len(),
     };
-    Ok(Grid { more: all.saturating_sub(shown.len()), columns, rows: shown, short_rows, grey, off: None })
+    Ok(Grid { more: all.saturating_sub(shown.len()), columns, rows: shown, short_rows, grey, shade, off: None })
+}
+
+/// The comma-separated column names (a trailing `*` matches a prefix) of parameter `name`.
+fn globs(h: &Helper, name: &str) -> Vec<String> {
+    h.hash_get(name)
+        .and_then(|p| p.value().as_str())
+        .map(|g| g.split(',').map(str::trim).filter(|g| !g.is_empty()).map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+fn glob_matches(glob: &str, name: &str) -> bool {
+    match glob.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => name == glob,
+    }
+}
+
+/// A cell's background for shade `t` (0 to 1) on one blue scale, which reads the same to
+/// colour-blind eyes, and the text colour that stays legible on it.
+fn shade_colours(t: f64) -> (String, &'static str) {
+    let (light, dark) = ([0xee, 0xf4, 0xfa], [0x1d, 0x4e, 0x89]);
+    let c: Vec<String> = light
+        .iter()
+        .zip(dark)
+        .map(|(l, d)| format!("{:02x}", (*l as f64 + (d as f64 - *l as f64) * t.clamp(0.0, 1.0)).round() as u8))
+        .collect();
+    (format!("#{}", c.concat()), if t > 0.5 { "#ffffff" } else { "#1f2328" })
 }
 
 fn numeric(f: ColumnFormat) -> bool {
@@ -341,15 +394,24 @@ fn table_html(h: &Helper, r: &Handlebars, ctx: &Context, _: &mut RenderContext, 
     if g.rows.is_empty() {
         s.push_str(&format!("<tr><td colspan=\"{}\" style=\"color:#57606a\">No rows.</td></tr>\n", g.columns.len().max(1)));
     }
-    for (row, grey) in g.short_rows.iter().zip(&g.grey) {
+    for ((row, grey), shade) in g.short_rows.iter().zip(&g.grey).zip(&g.shade) {
         s.push_str("<tr>");
-        for (((_, f), v), grey) in g.columns.iter().zip(row).zip(grey) {
+        for ((((_, f), v), grey), shade) in g.columns.iter().zip(row).zip(grey).zip(shade) {
             let align = if numeric(*f) { " align=\"right\"" } else { "" };
+            // A shaded cell's colour is the `bgcolor` attribute, which every client keeps (some
+            // drop a style's background), and its text colour the style's.
+            let (bg, colour) = match shade {
+                Some(t) => {
+                    let (bg, text) = shade_colours(*t);
+                    (format!(" bgcolor=\"{bg}\""), format!(";color:{text}"))
+                }
+                None if *grey => (String::new(), ";color:#8c959f".to_string()),
+                None => (String::new(), String::new()),
+            };
             // `nowrap` as an attribute, not a style: every client honours it, in a third of the bytes.
             s.push_str(&format!(
-                "<td{align}{} style=\"border-bottom:1px solid #eaeef2{}\">{}</td>",
+                "<td{align}{}{bg} style=\"border-bottom:1px solid #eaeef2{colour}\">{}</td>",
                 if numeric(*f) || matches!(f, ColumnFormat::Month | ColumnFormat::Date) { " nowrap" } else { "" },
-                if *grey { ";color:#8c959f" } else { "" },
                 esc(v)
             ));
         }
@@ -407,4 +469,49 @@ fn table_text(h: &Helper, r: &Handlebars, ctx: &Context, _: &mut RenderContext, 
     }
     out.write(&s)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn html(template: &str, data: Value) -> Result<String, handlebars::RenderError> {
+        let mut hb = Handlebars::new();
+        register(&mut hb, Flavour::Html);
+        hb.render_template(template, &data)
+    }
+
+    fn triangle() -> Value {
+        json!({ "r": {
+            "columns": [{ "name": "cohort", "type": "text" }, { "name": "m1", "type": "float" }, { "name": "m2", "type": "float" }],
+            "row_count": 2,
+            "rows": [{ "cohort": "2026-01", "m1": 0.5, "m2": 0.25 }, { "cohort": "2026-02", "m1": 1.0, "m2": null }],
+        }})
+    }
+
+    #[test]
+    fn shaded_cells_run_from_the_smallest_figure_to_the_largest() {
+        let out = html(r#"{{table r percent="m*" shade="m*"}}"#, triangle()).unwrap();
+        let cells: Vec<&str> = out.split("<td").skip(4).map(|c| c.split("</td>").next().unwrap()).collect();
+        assert_eq!(
+            cells,
+            [
+                r##" style="border-bottom:1px solid #eaeef2">2026-01"##,
+                // 0.5 is a third of the way from 0.25 to 1.0: a third of the way from light to dark.
+                r##" align="right" nowrap bgcolor="#a8bdd4" style="border-bottom:1px solid #eaeef2;color:#1f2328">50.0%"##,
+                r##" align="right" nowrap bgcolor="#eef4fa" style="border-bottom:1px solid #eaeef2;color:#1f2328">25.0%"##,
+                r##" style="border-bottom:1px solid #eaeef2">2026-02"##,
+                r##" align="right" nowrap bgcolor="#1d4e89" style="border-bottom:1px solid #eaeef2;color:#ffffff">100.0%"##,
+                // An empty cell is not shaded.
+                r##" align="right" nowrap style="border-bottom:1px solid #eaeef2">–"##,
+            ]
+        );
+    }
+
+    #[test]
+    fn shading_a_column_that_is_not_there_is_an_error() {
+        let e = html(r#"{{table r shade="x*"}}"#, triangle()).unwrap_err();
+        assert_eq!(e.reason().to_string(), "`table`: `shade` names `x*`, which matches no column of figures shown");
+    }
 }
