@@ -570,8 +570,8 @@ async fn stages(
         keep.extend(graph.deps[n].iter().filter(|d| !per_group.contains(*d)).cloned());
     }
     // What each query held in the job's last run decides which may run beside each other.
-    let peaks = archive::last_memory(&project.config.archive, &job.name);
-    let options = query::RunOptions { keep: Some(keep), parallel: project.config.parallel_queries, peaks: peaks.clone() };
+    let memory = archive::last_memory(&project.config.archive, &job.name);
+    let options = query::RunOptions { keep: Some(keep), parallel: project.config.parallel_queries, memory: memory.clone() };
     let mut stats: BTreeMap<String, QueryRecord> = BTreeMap::new();
     let shared = subgraph(&graph, |n| !per_group.contains(n));
     let results = run_queries(&scopes, &shared, &queries, &options, &staging.path().join("results"), &mut stats, true).await;
@@ -634,7 +634,7 @@ async fn stages(
                 }
             }
             let per = subgraph(&graph, |n| per_group.contains(n) && !off.contains_key(n));
-            let group_options = query::RunOptions { keep: Some(own.clone()), parallel: project.config.parallel_queries, peaks };
+            let group_options = query::RunOptions { keep: Some(own.clone()), parallel: project.config.parallel_queries, memory };
             let mut progress = crate::progress::Progress::counting(groups.len(), "groups");
             let mut messages = Vec::new();
             let mut group_stats: BTreeMap<String, QueryRecord> = BTreeMap::new();

@@ -562,7 +562,7 @@ pub struct RunOptions {
     /// (while the fewest results are held). With no last run, two queries that read only the lake
     /// never run at the same time: until the first run has measured them, the scans of the
     /// largest tables do not overlap.
-    pub peaks: Option<BTreeMap<String, f64>>,
+    pub memory: Option<BTreeMap<String, f64>>,
 }
 
 /// The memory (MiB) a run's queries and held results may take together before another query
@@ -570,8 +570,8 @@ pub struct RunOptions {
 pub const BUDGET_MIB: f64 = 1536.0;
 
 impl RunOptions {
-    fn peak(&self, name: &str) -> f64 {
-        self.peaks.as_ref().and_then(|p| p.get(name).copied()).unwrap_or(0.0)
+    fn memory(&self, name: &str) -> f64 {
+        self.memory.as_ref().and_then(|m| m.get(name).copied()).unwrap_or(0.0)
     }
 
     /// Whether `name` may start now beside `running`, with `held_mib` of results in memory.
@@ -579,8 +579,8 @@ impl RunOptions {
         if running.is_empty() {
             return true;
         }
-        match &self.peaks {
-            Some(_) => held_mib + running.iter().map(|r| self.peak(r)).sum::<f64>() + self.peak(name) <= BUDGET_MIB,
+        match &self.memory {
+            Some(_) => held_mib + running.iter().map(|r| self.memory(r)).sum::<f64>() + self.memory(name) <= BUDGET_MIB,
             None => {
                 let lake_only = |n: &str| graph.deps.get(n).is_some_and(|d| d.is_empty());
                 !(lake_only(name) && running.iter().any(|r| lake_only(r)))
@@ -633,9 +633,10 @@ pub async fn run(
         (true, true) => 1,
         (true, false) => 2,
     };
-    by_priority.sort_by(|a, b| class(a).cmp(&class(b)).then(options.peak(b).total_cmp(&options.peak(a))));
+    by_priority.sort_by(|a, b| class(a).cmp(&class(b)).then(options.memory(b).total_cmp(&options.memory(a))));
     let mut tasks = tokio::task::JoinSet::new();
     loop {
+        let held_mib: f64 = done.values().map(|r| r.result_bytes as f64 / 1048576.0).sum();
         for name in by_priority.iter().copied() {
             if tasks.len() >= parallel {
                 break;
@@ -649,7 +650,6 @@ pub async fn run(
                     ready_off.push(r);
                     continue;
                 }
-                let held_mib = done.values().map(|r| r.result_bytes as f64 / 1048576.0).sum();
                 if !options.fits(graph, name, &running, held_mib) {
                     continue;
                 }
@@ -828,8 +828,8 @@ mod tests {
 
     /// Run queries `(name, sql, reads)` in that graph order and return the events as
     /// `+name` (started) and `-name` (done).
-    /// `peaks`: the last run's peak memory per query (`None`: a first run).
-    async fn events(nodes: &[(&str, &str, &[&str])], parallel: usize, peaks: Option<&[(&str, f64)]>) -> Vec<String> {
+    /// `memory`: what each query took in the last run, in MiB (`None`: a first run).
+    async fn events(nodes: &[(&str, &str, &[&str])], parallel: usize, memory: Option<&[(&str, f64)]>) -> Vec<String> {
         let queries: BTreeMap<String, QueryFile> =
             nodes.iter().map(|(n, sql, _)| (n.to_string(), QueryFile::new(*n, format!("queries/{n}.sql"), *sql))).collect();
         let graph = Graph {
@@ -842,7 +842,7 @@ mod tests {
         };
         let scope = || Scope { ctx: SessionContext::new(), params: Arc::new(Params::new()) };
         let scopes = Scopes { current: scope(), previous: scope() };
-        let options = RunOptions { keep: None, parallel, peaks: peaks.map(|p| p.iter().map(|(n, p)| (n.to_string(), *p)).collect()) };
+        let options = RunOptions { keep: None, parallel, memory: memory.map(|m| m.iter().map(|(n, mib)| (n.to_string(), *mib)).collect()) };
         let mut seen = Vec::new();
         run(&scopes, &graph, &queries, &options, |e| match e {
             Event::Started(n) => seen.push(format!("+{n}")),

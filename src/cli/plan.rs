@@ -83,7 +83,7 @@ async fn groups(
         return Err(format!("`{}` is off ({why})", b.query));
     }
     let graph = prepared.graph.ok().map_err(|ps| pareto::problem::list(&ps))?;
-    let options = pareto::query::RunOptions { keep: Some(wanted.iter().cloned().collect()), parallel: 0, peaks: None };
+    let options = pareto::query::RunOptions { keep: Some(wanted.iter().cloned().collect()), parallel: 0, memory: None };
     let results = pareto::query::run(&prepared.scopes, &graph, &prepared.queries, &options, |_| {}).await.map_err(|e| e.to_string())?;
     let r = results.get(&b.query).ok_or_else(|| format!("`{}` returned nothing", b.query))?;
     pareto::burst::groups(b, r).map(|(g, _)| g.len())

@@ -172,7 +172,7 @@ pub async fn run(root: &Path, a: QueryArgs) -> anyhow::Result<u8> {
         if a.explain {
             // Everything it reads first, then the query itself under EXPLAIN ANALYZE.
             graph.order.retain(|n| n != NAME);
-            let options = query::RunOptions { keep: Some(Default::default()), parallel: project.config.parallel_queries, peaks: None };
+            let options = query::RunOptions { keep: Some(Default::default()), parallel: project.config.parallel_queries, memory: None };
             let mut keep_all = options.clone();
             keep_all.keep = None;
             query::run(&prepared.scopes, &graph, &prepared.queries, &keep_all, |_| {}).await.map_err(as_problems)?;
@@ -186,7 +186,7 @@ pub async fn run(root: &Path, a: QueryArgs) -> anyhow::Result<u8> {
             .map_err(|e| vec![query::sql_problem(&q, &e)])?;
             return Ok(Err(explained));
         }
-        let options = query::RunOptions { keep: Some([NAME.to_string()].into()), parallel: project.config.parallel_queries, peaks: None };
+        let options = query::RunOptions { keep: Some([NAME.to_string()].into()), parallel: project.config.parallel_queries, memory: None };
         let mut results = query::run(&prepared.scopes, &graph, &prepared.queries, &options, |_| {}).await.map_err(as_problems)?;
         let r = results.remove(NAME).expect("the ad-hoc query ran");
         if let Some(why) = &r.off {
