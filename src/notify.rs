@@ -29,6 +29,7 @@ pub async fn owners(config: &Config, job: &Job, period_label: &str, kind: &str, 
         html,
         text: text.to_string(),
         attachments: Vec::new(),
+        images: Vec::new(),
         message_id: format!("<pareto.{}.{period_label}.{kind}@{}>", job.name, from.email.domain()),
         date: std::time::SystemTime::now(),
     });

@@ -943,6 +943,7 @@ fn render_message(
                 html: html.clone(),
                 text: text.clone(),
                 attachments: attachments.clone(),
+                images: rendered.images.iter().map(|i| (i.cid.clone(), i.file.clone(), i.png.clone())).collect(),
                 message_id: message_id.clone(),
                 date: opts_date(opts),
             })?;
@@ -961,7 +962,11 @@ fn render_message(
             break (built.bytes, built.envelope.from().cloned(), recipients);
         }
     };
-    write("report.html", rendered.html.as_bytes())?;
+    // The archived report shows its charts from files beside it (charts/), not Content-IDs.
+    for i in &rendered.images {
+        write(&format!("charts/{}", i.file), &i.png)?;
+    }
+    write("report.html", crate::render::chart::archived_html(&rendered.html, &rendered.images).as_bytes())?;
     write("report.txt", rendered.text.as_bytes())?;
     if group.is_none() {
         record.recipients = recipients.iter().map(|a| a.to_string()).collect();

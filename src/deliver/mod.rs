@@ -1,5 +1,5 @@
-//! The email: a MIME message built from a rendered report (multipart/alternative, CSV
-//! attachments, a stable Message-ID), and the transports that deliver it.
+//! The email: a MIME message built from a rendered report (multipart/alternative, inline charts,
+//! CSV and XLSX attachments, a stable Message-ID), and the transports that deliver it.
 
 pub mod smtp;
 
@@ -33,6 +33,8 @@ pub struct Draft<'a> {
     pub text: String,
     /// (file name, CSV bytes)
     pub attachments: Vec<(String, Vec<u8>)>,
+    /// Charts the HTML shows: (Content-ID, file name, PNG bytes), inline parts beside it.
+    pub images: Vec<(String, String, Vec<u8>)>,
     pub message_id: String,
     pub date: SystemTime,
 }
@@ -70,6 +72,17 @@ pub fn build(d: Draft) -> Result<Built, DeliverError> {
         b = b.bcc(m.clone());
     }
     let alternative = MultiPart::alternative_plain_html(mail_text(&d.text), mail_text(&d.html));
+    // Charts go beside the two parts in a multipart/related, each an inline part the HTML names
+    // by its Content-ID (`cid:`): shown by every client, unlike data: URIs or remote images.
+    let alternative = if d.images.is_empty() {
+        alternative
+    } else {
+        let png = ContentType::parse("image/png").expect("valid content type");
+        d.images.into_iter().fold(MultiPart::related().multipart(alternative), |m, (cid, name, bytes)| {
+            let body = Body::new_with_encoding(bytes, ContentTransferEncoding::Base64).expect("base64 encodes any bytes");
+            m.singlepart(Attachment::new_inline_with_name(cid, name).body(body, png.clone()))
+        })
+    };
     let body = if d.attachments.is_empty() {
         alternative
     } else {

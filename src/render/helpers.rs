@@ -1,6 +1,7 @@
-//! The Handlebars helpers every report needs: `number`, `currency`, `percent`, `delta`, `date`
-//! and `table`. Each has an HTML flavour (escaped, inline styles) and a plain-text one.
+//! The Handlebars helpers every report needs: `number`, `currency`, `percent`, `delta`, `date`,
+//! `table` and `chart`. Each has an HTML flavour (escaped, inline styles) and a plain-text one.
 
+use super::chart;
 use super::format::{self, ColumnFormat, Direction, MISSING};
 use handlebars::{Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderError, RenderErrorReason};
 use serde_json::Value;
@@ -12,7 +13,7 @@ pub enum Flavour {
     Text,
 }
 
-pub const NAMES: &[&str] = &["number", "currency", "percent", "delta", "date", "table"];
+pub const NAMES: &[&str] = &["number", "currency", "percent", "delta", "date", "table", "chart"];
 
 const UP: &str = "#1a7f37";
 const DOWN: &str = "#cf222e";
@@ -27,10 +28,12 @@ pub fn register(hb: &mut Handlebars<'static>, flavour: Flavour) {
         Flavour::Html => {
             hb.register_helper("delta", Box::new(delta_html));
             hb.register_helper("table", Box::new(table_html));
+            hb.register_helper("chart", Box::new(chart_html));
         }
         Flavour::Text => {
             hb.register_helper("delta", Box::new(delta_text));
             hb.register_helper("table", Box::new(table_text));
+            hb.register_helper("chart", Box::new(chart_text));
         }
     }
 }
@@ -471,6 +474,214 @@ fn table_text(h: &Helper, r: &Handlebars, ctx: &Context, _: &mut RenderContext, 
     Ok(())
 }
 
+/// `{{chart "line" result="revenue_movements" x="month" y="end_mrr" filter="segment=All"
+/// title="…"}}`: the chart to draw from a result, or why there is none ("Not available: …").
+fn chart_spec(h: &Helper, r: &Handlebars, ctx: &Context) -> Result<Result<chart::Spec, String>, RenderError> {
+    let other = |m: String| RenderError::from(RenderErrorReason::Other(m));
+    let kind = param(h, r, 0, "chart")?.as_str().unwrap_or_default().to_string();
+    if !chart::KINDS.contains(&kind.as_str()) {
+        return Err(other(format!("`chart`: `{kind}` is not a kind of chart; use one of {}", chart::KINDS.join(", "))));
+    }
+    let text = |name: &str| h.hash_get(name).and_then(|v| v.value().as_str()).map(str::to_string);
+    let result = match h.hash_get("result").map(|v| v.value()) {
+        Some(Value::String(name)) => ctx
+            .data()
+            .get("results")
+            .and_then(|rs| rs.get(name))
+            .cloned()
+            .ok_or_else(|| other(format!("`chart`: there is no result `{name}` (a query the job lists)")))?,
+        Some(v @ Value::Object(_)) => v.clone(),
+        _ => return Err(other("`chart` needs `result=\"name\"`, the query result to draw".into())),
+    };
+    if result.get("skipped").and_then(|s| s.as_bool()) == Some(true) {
+        let why = result.get("reason").and_then(|s| s.as_str()).unwrap_or("its data is missing");
+        return Ok(Err(format!("Not available: {why}.")));
+    }
+    let columns: Vec<(String, String, Option<format::Declared>)> = result
+        .get("columns")
+        .and_then(|c| c.as_array())
+        .ok_or_else(|| other("`chart` takes a query result, like `result=\"revenue_movements\"`".into()))?
+        .iter()
+        .map(|c| {
+            let declared = c.get("format").and_then(|f| f.as_str()).and_then(|f| format::parse_declared(f).ok());
+            (c["name"].as_str().unwrap_or_default().to_string(), c["type"].as_str().unwrap_or("text").to_string(), declared)
+        })
+        .collect();
+    let column = |name: &str| -> Result<ColumnFormat, RenderError> {
+        let (n, t, d) = columns.iter().find(|(n, _, _)| n == name).ok_or_else(|| {
+            other(format!(
+                "`chart`: the result has no column `{name}` (it has: {})",
+                columns.iter().map(|(n, _, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        Ok(d.map(|d| d.format).unwrap_or_else(|| format::column_format(n, t)))
+    };
+    let list = |name: &str| -> Vec<String> {
+        text(name).map(|v| v.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect()).unwrap_or_default()
+    };
+    let filters: Vec<(String, String)> = text("filter")
+        .map(|f| f.split(';').filter_map(|c| c.split_once('=')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect())
+        .unwrap_or_default();
+    for (k, _) in &filters {
+        column(k)?;
+    }
+    let rows: Vec<&Value> = result
+        .get("rows")
+        .and_then(|r| r.as_array())
+        .map(|rows| {
+            rows.iter()
+                .filter(|r| {
+                    filters.iter().all(|(k, v)| match r.get(k) {
+                        Some(Value::String(s)) => s == v,
+                        Some(Value::Null) | None => v.is_empty(),
+                        Some(o) => o.to_string() == *v,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let code = currency_code(h, ctx);
+    let size = |name: &str, default: u32, max: u32| {
+        h.hash_get(name).and_then(|v| v.value().as_u64()).map_or(default, |v| (v as u32).clamp(16, max))
+    };
+    let (width, height) = if kind == "sparkline" {
+        (size("width", 120, 600), size("height", 32, 400))
+    } else {
+        (size("width", 480, 600), size("height", 200, 600))
+    };
+    let mut spec = chart::Spec {
+        kind: kind.clone(),
+        title: text("title").unwrap_or_default(),
+        labels: Vec::new(),
+        series: Vec::new(),
+        totals: Vec::new(),
+        format: ColumnFormat::Decimal,
+        currency: code.clone(),
+        width,
+        height,
+        top20: h.hash_get("top20").and_then(|v| format::as_f64(v.value())),
+    };
+    if kind == "bridge" {
+        // `steps="start_mrr,won_mrr,-churned_mrr,end_mrr"` from one row (the last one the
+        // filter keeps): the first and last are totals, the others changes (`-` subtracts).
+        let steps = list("steps");
+        if steps.len() < 3 {
+            return Err(other("`chart \"bridge\"` needs `steps=\"start,change,…,end\"`: at least a start, one change and an end".into()));
+        }
+        let labels = list("labels");
+        let mut formats = Vec::new();
+        for st in &steps {
+            formats.push(column(st.trim_start_matches('-'))?);
+        }
+        spec.format = formats[0];
+        let Some(row) = rows.last() else { return Ok(Err("No figures to draw.".into())) };
+        // `x="month"`: the row's month (or other label) goes in the title.
+        if let Some(x) = text("x") {
+            let f = column(&x)?;
+            let at = format::cell(row.get(&x).unwrap_or(&Value::Null), f, &code, 0);
+            spec.title = if spec.title.is_empty() { at } else { format!("{} ({at})", spec.title) };
+        }
+        let mut points = Vec::new();
+        for (i, st) in steps.iter().enumerate() {
+            let name = st.trim_start_matches('-');
+            let v = row.get(name).and_then(format::as_f64).unwrap_or(0.0);
+            points.push((i as f64, if st.starts_with('-') { -v } else { v }));
+            spec.labels.push(labels.get(i).cloned().unwrap_or_else(|| format::heading(name)));
+            spec.totals.push(i == 0 || i == steps.len() - 1);
+        }
+        spec.series.push(chart::Series { name: String::new(), points });
+        return Ok(if rows.is_empty() { Err("No figures to draw.".into()) } else { Ok(spec) });
+    }
+    let x = text("x").ok_or_else(|| other(format!("`chart \"{kind}\"` needs `x=\"column\"`")))?;
+    let ys = list("y");
+    if ys.is_empty() {
+        return Err(other(format!("`chart \"{kind}\"` needs `y=\"column\"` (or several, comma-separated)")));
+    }
+    let x_format = column(&x)?;
+    for y in &ys {
+        column(y)?;
+    }
+    spec.format = match text("format") {
+        Some(f) => format::parse_declared(&f).map_err(|e| other(format!("`chart`: format {e}")))?.format,
+        None => column(&ys[0])?,
+    };
+    let series_by = text("series");
+    if let Some(s) = &series_by {
+        column(s)?;
+    }
+    if rows.is_empty() {
+        return Ok(Err("No figures to draw.".into()));
+    }
+    if kind == "lorenz" {
+        // Shares of customers and of revenue, as fractions or percentages.
+        let xs: Vec<f64> = rows.iter().filter_map(|r| r.get(&x).and_then(format::as_f64)).collect();
+        let scale = if xs.iter().any(|v| *v > 1.0) { 100.0 } else { 1.0 };
+        let points = rows
+            .iter()
+            .filter_map(|r| Some((r.get(&x).and_then(format::as_f64)? / scale, r.get(&ys[0]).and_then(format::as_f64)?)))
+            .collect();
+        spec.format = ColumnFormat::Percent;
+        spec.series.push(chart::Series { name: ys[0].clone(), points });
+        return Ok(Ok(spec));
+    }
+    // Categories in the order rows first show them.
+    for r in &rows {
+        let label = format::cell(r.get(&x).unwrap_or(&Value::Null), x_format, &code, 0);
+        if !spec.labels.contains(&label) {
+            spec.labels.push(label);
+        }
+    }
+    let index = |r: &Value| spec.labels.iter().position(|l| *l == format::cell(r.get(&x).unwrap_or(&Value::Null), x_format, &code, 0));
+    let mut series: Vec<chart::Series> = Vec::new();
+    for r in &rows {
+        let Some(i) = index(r) else { continue };
+        for y in &ys {
+            let name = match &series_by {
+                Some(s) => format::cell(r.get(s).unwrap_or(&Value::Null), ColumnFormat::Text, &code, 0),
+                None => format::heading(y),
+            };
+            let Some(v) = r.get(y).and_then(format::as_f64) else { continue };
+            match series.iter_mut().find(|s| s.name == name) {
+                Some(s) => s.points.push((i as f64, v)),
+                None => series.push(chart::Series { name, points: vec![(i as f64, v)] }),
+            }
+        }
+    }
+    // At most six series: the palette's colours stay apart.
+    series.truncate(6);
+    spec.series = series;
+    Ok(Ok(spec))
+}
+
+// A chart of a result that is off, or has no rows to draw, draws nothing: the table beside it
+// says why ("Not available: …", "No rows.").
+fn chart_html(h: &Helper, r: &Handlebars, ctx: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+    let Ok(spec) = chart_spec(h, r, ctx)? else { return Ok(()) };
+    let alt = h.hash_get("alt").and_then(|v| v.value().as_str()).map(str::to_string).unwrap_or_else(|| spec.takeaway());
+    let png = chart::png(&spec).map_err(|e| RenderError::from(RenderErrorReason::Other(format!("`chart`: {e}"))))?;
+    let cid = chart::keep(png, spec.width, spec.height, &alt);
+    // Display size in the attributes (Outlook sizes by them); fluid below it on a phone.
+    let style = if spec.kind == "sparkline" {
+        "border:0;vertical-align:middle;".to_string()
+    } else {
+        format!("display:block;border:0;width:100%;max-width:{}px;height:auto;margin:0 0 12px 0;", spec.width)
+    };
+    out.write(&format!(
+        "<img src=\"cid:{cid}\" width=\"{}\" height=\"{}\" alt=\"{}\" style=\"{style}\">",
+        spec.width,
+        spec.height,
+        handlebars::html_escape(&alt)
+    ))?;
+    Ok(())
+}
+
+fn chart_text(h: &Helper, r: &Handlebars, ctx: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+    if let Ok(spec) = chart_spec(h, r, ctx)? {
+        out.write(&h.hash_get("alt").and_then(|v| v.value().as_str()).map(str::to_string).unwrap_or_else(|| spec.takeaway()))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -506,6 +717,48 @@ mod tests {
                 // An empty cell is not shaded.
                 r##" align="right" nowrap style="border-bottom:1px solid #eaeef2">–"##,
             ]
+        );
+    }
+
+    fn text(template: &str, data: Value) -> Result<String, handlebars::RenderError> {
+        let mut hb = Handlebars::new();
+        hb.register_escape_fn(handlebars::no_escape);
+        register(&mut hb, Flavour::Text);
+        hb.render_template(template, &data)
+    }
+
+    #[test]
+    fn a_chart_in_the_text_part_is_its_sentence() {
+        let out = text(r#"{{chart "bar" result=r x="cohort" y="m1" format="percent" title="Back after a month"}}"#, triangle()).unwrap();
+        assert_eq!(out, "Back after a month: highest 2026-02 at 100.0%, lowest 2026-01 at 50.0%.");
+        // A result without rows draws nothing, in either part.
+        let empty = json!({ "r": { "columns": [{ "name": "cohort", "type": "text" }, { "name": "m1", "type": "float" }], "rows": [] } });
+        assert_eq!(text(r#"{{chart "line" result=r x="cohort" y="m1"}}"#, empty.clone()).unwrap(), "");
+        assert_eq!(html(r#"{{chart "line" result=r x="cohort" y="m1"}}"#, empty).unwrap(), "");
+    }
+
+    #[test]
+    fn a_sparkline_is_an_inline_image_drawn_at_twice_its_size() {
+        let (out, images) = chart::collecting(|| html(r#"{{chart "sparkline" result=r x="cohort" y="m1"}}"#, triangle()));
+        let out = out.unwrap();
+        assert!(out.starts_with(r#"<img src="cid:chart-1@pareto" width="120" height="32" alt=""#), "{out}");
+        assert_eq!(images.len(), 1);
+        let png = &images[0].png;
+        assert_eq!((u32::from_be_bytes(png[16..20].try_into().unwrap()), u32::from_be_bytes(png[20..24].try_into().unwrap())), (240, 64));
+    }
+
+    #[test]
+    fn chart_mistakes_name_what_to_write() {
+        let e = |t: &str| html(t, triangle()).unwrap_err().reason().to_string();
+        assert_eq!(
+            e(r#"{{chart "pie" result=r x="cohort" y="m1"}}"#),
+            "`chart`: `pie` is not a kind of chart; use one of line, bar, bridge, lorenz, sparkline"
+        );
+        assert_eq!(e(r#"{{chart "line" result=r x="cohort" y="m9"}}"#), "`chart`: the result has no column `m9` (it has: cohort, m1, m2)");
+        assert_eq!(e(r#"{{chart "line" result="nope" x="cohort" y="m1"}}"#), "`chart`: there is no result `nope` (a query the job lists)");
+        assert_eq!(
+            e(r#"{{chart "bridge" result=r steps="m1,m2"}}"#),
+            "`chart \"bridge\"` needs `steps=\"start,change,…,end\"`: at least a start, one change and an end"
         );
     }
 

@@ -1,6 +1,7 @@
 //! Reports from templates: the Handlebars registries (HTML and plain text), their helpers, and the
 //! errors a template author can act on.
 
+pub mod chart;
 pub mod format;
 pub mod helpers;
 pub mod xlsx;
@@ -19,12 +20,14 @@ pub enum RenderError {
     Problems(Vec<Problem>),
 }
 
-/// A rendered report: the two parts of the email and its subject.
+/// A rendered report: the two parts of the email, its subject, and the charts the HTML shows
+/// (by `cid:`).
 #[derive(Debug, Clone)]
 pub struct Rendered {
     pub subject: String,
     pub html: String,
     pub text: String,
+    pub images: Vec<chart::Image>,
 }
 
 /// Templates loaded from `templates/`: `NAME.html.hbs` and `NAME.txt.hbs` are the two parts of
@@ -121,14 +124,15 @@ impl Templates {
                 format!("report template `{name}` lacks {}; every email has an HTML and a plain-text part", missing.join(" and ")),
             )]));
         }
-        let html = self.html.render(name, data).map_err(|e| self.problem(Part::Html, name, e))?;
+        let (html, images) = chart::collecting(|| self.html.render(name, data));
+        let html = html.map_err(|e| self.problem(Part::Html, name, e))?;
         let text = self.text.render(name, data).map_err(|e| self.problem(Part::Text, name, e))?;
         let subject = self.text.render_template(subject, data).map_err(|e| {
             let reason = describe(e.reason());
             RenderError::Problems(vec![Problem::new(subject_file.to_path_buf(), format!("`subject`: {reason}"))])
         })?;
         let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
-        Ok(Rendered { subject, html, text })
+        Ok(Rendered { subject, html, text, images })
     }
 
     /// Render a one-off template string (an alert message) as plain text with the helpers.

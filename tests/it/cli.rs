@@ -313,6 +313,27 @@ fn right_edge_at(html: &std::path::Path, width: u32) -> u32 {
     title.parse().unwrap()
 }
 
+/// Open `html` in headless Chromium at `width` pixels and describe its images once the page has
+/// loaded: how many, how many loaded, and each one's pixels and shown width.
+fn images_at(html: &std::path::Path, width: u32) -> String {
+    let page = std::fs::read_to_string(html).unwrap();
+    let probe = format!(
+        "<script>document.documentElement.style.width='{width}px';window.addEventListener('load',function(){{\
+         var i=document.images,n=0,s=[];for(var k=0;k<i.length;k++){{if(i[k].complete&&i[k].naturalWidth>0)n++;\
+         s.push(i[k].naturalWidth+'×'+i[k].naturalHeight+' shown '+Math.round(i[k].getBoundingClientRect().width)+' wide');}}\
+         document.title=i.length+' images, '+n+' loaded: '+s.join(', ');}});</script></body>"
+    );
+    let probed = html.with_file_name(format!("images-{width}.html"));
+    std::fs::write(&probed, page.replace("</body>", &probe)).unwrap();
+    let o = std::process::Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1024,900", "--dump-dom"])
+        .arg(format!("file://{}", probed.display()))
+        .output()
+        .expect("run chromium (Debian's package; .ci/test installs it)");
+    let dom = String::from_utf8_lossy(&o.stdout);
+    dom.split("<title>").nth(1).and_then(|t| t.split('<').next()).unwrap_or_else(|| panic!("no title in {dom:.300}")).to_string()
+}
+
 /// The demo report through the Can I email data (@jsx-email/doiuse-email): nothing Gmail, Apple
 /// Mail or Yahoo lack but the `<body>` that webmail replaces, and in Outlook only what degrades
 /// without breaking the layout. Flexbox, grid, positioning or background images would fail here.
@@ -356,6 +377,10 @@ fn the_demo_report_fits_a_phone_without_scrolling_sideways() {
     assert_eq!(right_edge_at(&report, 375), 375);
     assert_eq!(right_edge_at(&report, 640), 640);
     assert_eq!(right_edge_at(&report, 1024), 1024);
+    // Every chart loads from the archive's charts/ and shrinks to the phone's width, at twice
+    // the pixels it is shown with on a desktop.
+    assert_eq!(images_at(&report, 375), "3 images, 3 loaded: 960×400 shown 341 wide, 960×400 shown 341 wide, 960×400 shown 341 wide");
+    assert_eq!(images_at(&report, 640), "3 images, 3 loaded: 960×400 shown 480 wide, 960×400 shown 480 wide, 960×400 shown 480 wide");
     // And a screenshot at a phone's size is a picture of the report, not a blank page.
     let shot = p.path("phone.png");
     let o = std::process::Command::new("chromium")

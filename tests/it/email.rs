@@ -44,13 +44,18 @@ fn weekly_report_arrives_as_multipart_email_matching_the_archive() {
     assert!(ct.contains("multipart/mixed"), "{ct}");
     // The alternative part holds text and HTML, the same as the archive.
     assert_eq!(msg.body_text(0).unwrap().replace("\r\n", "\n"), p.read(&format!("{RUN_DIR}/report.txt")));
-    assert_eq!(msg.body_html(0).unwrap().replace("\r\n", "\n"), p.read(&format!("{RUN_DIR}/report.html")));
+    // The archived report shows its charts from files beside it, the message by Content-ID.
+    let html = msg.body_html(0).unwrap().replace("\r\n", "\n");
+    assert_eq!(
+        html.replace("src=\"cid:chart-", "src=\"charts/chart-").replace("@pareto\"", ".png\""),
+        p.read(&format!("{RUN_DIR}/report.html"))
+    );
     let raw = String::from_utf8_lossy(&m.raw);
     assert!(raw.contains("multipart/alternative"));
 
     // The attached CSVs are the Exit list, the customers who fell out of A, and the top
-    // customers, exactly.
-    let att: Vec<_> = msg.attachments().collect();
+    // customers, exactly (the charts are inline parts: the next test).
+    let att: Vec<_> = msg.attachments().filter(|a| a.content_type().map(|c| c.ctype()) != Some("image")).collect();
     assert_eq!(att.len(), 3);
     assert_eq!(att[0].attachment_name(), Some("exit_list-2026-W47.csv"));
     assert_eq!(
@@ -160,6 +165,60 @@ fn weekly_report_arrives_as_multipart_email_matching_the_archive() {
         "{rows:?}"
     );
     assert!(run["smtp_reply"].as_str().unwrap().starts_with("250 "));
+}
+
+/// The charts: PNG parts inline beside the text and HTML (multipart/related), each named once by
+/// the HTML's `cid:` and none left over, at twice the size the HTML shows them, small, and saying
+/// their one sentence in the alt text and the plain-text part; no SVG and no data: URIs anywhere.
+#[test]
+fn charts_travel_as_inline_parts_the_html_names_by_content_id() {
+    let server = SmtpServer::start(Options::default());
+    let p = project_for(&server, "");
+    p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23T07:00"]).expect(0);
+    let got = server.received();
+    let msg = MessageParser::default().parse(&got[0].raw).unwrap();
+    let raw = String::from_utf8_lossy(&got[0].raw);
+    assert!(raw.contains("Content-Type: multipart/related"), "the charts and the two parts are related");
+    let html = msg.body_html(0).unwrap().to_string();
+    let lower = html.to_lowercase();
+    assert!(!lower.contains("data:") && !lower.contains("<svg"), "no data: URIs and no SVG in the HTML");
+    let images: Vec<_> = msg.parts.iter().filter(|part| part.content_type().map(|c| c.ctype()) == Some("image")).collect();
+    let ids: Vec<&str> = images.iter().map(|i| i.content_id().unwrap()).collect();
+    assert_eq!(ids, ["chart-1@pareto", "chart-2@pareto", "chart-3@pareto"]);
+    let tags: Vec<&str> = html.split("<img ").skip(1).map(|t| t.split('>').next().unwrap()).collect();
+    assert_eq!(tags.len(), 3, "one <img> per part, and no part without one");
+    let attr = |tag: &str, name: &str| tag.split(&format!(" {name}=\"")).nth(1).unwrap().split('"').next().unwrap().to_string();
+    let mut alts = Vec::new();
+    for (i, (tag, part)) in tags.iter().zip(&images).enumerate() {
+        assert_eq!(attr(&format!(" {tag}"), "src"), format!("cid:chart-{}@pareto", i + 1));
+        assert_eq!(part.content_disposition().map(|d| d.ctype()), Some("inline"));
+        let png = part.contents();
+        assert_eq!(&png[1..4], b"PNG");
+        assert!(png.len() <= 100_000, "chart {} is {} bytes", i + 1, png.len());
+        let (w, h) = (u32::from_be_bytes(png[16..20].try_into().unwrap()), u32::from_be_bytes(png[20..24].try_into().unwrap()));
+        assert_eq!(
+            (w, h),
+            (2 * attr(&format!(" {tag}"), "width").parse::<u32>().unwrap(), 2 * attr(&format!(" {tag}"), "height").parse::<u32>().unwrap())
+        );
+        assert!(attr(&format!(" {tag}"), "width").parse::<u32>().unwrap() <= 600);
+        // The archive keeps the same image.
+        assert_eq!(std::fs::read(p.path(&format!("{RUN_DIR}/charts/chart-{}.png", i + 1))).unwrap(), png);
+        alts.push(attr(&format!(" {tag}"), "alt"));
+    }
+    // Worked out from the hand-made lake: the top customer of three with revenue brings 66.7 % of
+    // it (the Concentration sentence's figure); MRR ends Sep, Oct and Nov at €49, €348, €448, and
+    // Nov moved by +€100 of expansion alone.
+    assert_eq!(
+        alts,
+        [
+            "Cumulative share of lifetime revenue, customers from smallest to largest: the top 20% of customers bring 66.7% of revenue (the diagonal is every customer bringing the same).",
+            "MRR at each month&#x27;s end: €448.00 in Nov 2026, up 814.3% from €49.00 in Sep 2026.",
+            "How MRR moved in the latest month (Nov 2026): from €348.00 to €448.00 (+€100.00 expansion).",
+        ]
+    );
+    let text = msg.body_text(0).unwrap();
+    assert!(text.contains("MRR at each month's end: €448.00 in Nov 2026, up 814.3% from €49.00 in Sep 2026."), "{text}");
+    assert!(text.contains("How MRR moved in the latest month (Nov 2026): from €348.00 to €448.00 (+€100.00 expansion)."), "{text}");
 }
 
 #[test]
