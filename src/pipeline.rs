@@ -880,7 +880,9 @@ fn render_message(
     let prefix = group.map(|g| format!("group {}: ", crate::burst::describe(g))).unwrap_or_default();
     record.alerts.extend(fired.iter().map(|f| format!("{prefix}{} ({}): {}", f.name, f.severity, f.message)));
     data["alerts"] = serde_json::to_value(&fired).expect("alerts serialise");
+    let started = std::time::Instant::now();
     let mut rendered = rc.templates.report(&job.template, &job.subject, &job.file, &data)?;
+    tracing::info!(millis = started.elapsed().as_millis() as u64, charts = rendered.images.len(), "report rendered");
     // The archive holds exactly what is sent: the parts as the message carries them.
     rendered.html = deliver::mail_text(&rendered.html);
     rendered.text = deliver::mail_text(&rendered.text);

@@ -253,7 +253,7 @@ fn unknown_helper() {
         &run(&p),
         &server,
         1,
-        "error: job `daily` failed: templates/simple.html.hbs:2:1: unknown helper `money`; pareto's helpers are number, currency, percent, delta, date, table (plus Handlebars' own: if, unless, each, with, lookup, eq, ne, gt, lt, and, or, not, len)",
+        "error: job `daily` failed: templates/simple.html.hbs:2:1: unknown helper `money`; pareto's helpers are number, currency, percent, delta, date, table, chart (plus Handlebars' own: if, unless, each, with, lookup, eq, ne, gt, lt, and, or, not, len)",
     );
 }
 

@@ -46,7 +46,7 @@ queries/bad_column.sql:1:8: Schema error: No field named amout. Did you mean 'or
 Valid fields are orders.order_id, orders.customer_id, orders.ordered_at, orders.amount, orders.cost, orders.channel.
 queries/missing_table.sql:1:15: table `refunds` is neither a table in the lake `lake` nor a query in queries/ (there are: `bad_column`, `csat`, `customers`, `missing_table`, `nps`, `orders`, `service_levels`, `subscriptions`, `syntax`, `tickets`)
 queries/syntax.sql: SQL syntax error: Expected: an expression, found: EOF
-templates/second.html.hbs:1:1: unknown helper `money`; pareto's helpers are number, currency, percent, delta, date, table (plus Handlebars' own: if, unless, each, with, lookup, eq, ne, gt, lt, and, or, not, len)
+templates/second.html.hbs:1:1: unknown helper `money`; pareto's helpers are number, currency, percent, delta, date, table, chart (plus Handlebars' own: if, unless, each, with, lookup, eq, ne, gt, lt, and, or, not, len)
 7 problem(s) found
 "
     );
