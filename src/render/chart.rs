@@ -154,6 +154,10 @@ impl Spec {
                 let steps = if steps.is_empty() { "no change".to_string() } else { steps.join(", ") };
                 format!("{lead}from {} to {} ({steps}).", self.figure(first.1), self.figure(last.1))
             }
+            "sparkline" => {
+                let (first, last) = (s.points[0], s.points[s.points.len() - 1]);
+                format!("{lead}from {} to {} over {} periods", self.figure(first.1), self.figure(last.1), s.points.len())
+            }
             "bar" => {
                 let max = s.points.iter().copied().fold(s.points[0], |m, p| if p.1 > m.1 { p } else { m });
                 let min = s.points.iter().copied().fold(s.points[0], |m, p| if p.1 < m.1 { p } else { m });

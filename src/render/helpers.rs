@@ -662,7 +662,7 @@ fn chart_html(h: &Helper, r: &Handlebars, ctx: &Context, _: &mut RenderContext, 
     let cid = chart::keep(png, spec.width, spec.height, &alt);
     // Display size in the attributes (Outlook sizes by them); fluid below it on a phone.
     let style = if spec.kind == "sparkline" {
-        "border:0;vertical-align:middle;".to_string()
+        format!("display:block;border:0;width:100%;max-width:{}px;height:auto;", spec.width)
     } else {
         format!("display:block;border:0;width:100%;max-width:{}px;height:auto;margin:0 0 12px 0;", spec.width)
     };

@@ -377,10 +377,12 @@ fn the_demo_report_fits_a_phone_without_scrolling_sideways() {
     assert_eq!(right_edge_at(&report, 375), 375);
     assert_eq!(right_edge_at(&report, 640), 640);
     assert_eq!(right_edge_at(&report, 1024), 1024);
-    // Every chart loads from the archive's charts/ and shrinks to the phone's width, at twice
-    // the pixels it is shown with on a desktop.
-    assert_eq!(images_at(&report, 375), "3 images, 3 loaded: 960×400 shown 341 wide, 960×400 shown 341 wide, 960×400 shown 341 wide");
-    assert_eq!(images_at(&report, 640), "3 images, 3 loaded: 960×400 shown 480 wide, 960×400 shown 480 wide, 960×400 shown 480 wide");
+    // Every chart loads from the archive's charts/ and shrinks to the phone's width (a headline
+    // figure's sparkline to its tile), at twice the pixels it is shown with on a desktop.
+    let spark = |w: u32| vec![format!("240×64 shown {w} wide"); 4];
+    let charts = |w: u32| vec![format!("960×400 shown {w} wide"); 3];
+    assert_eq!(images_at(&report, 375), format!("7 images, 7 loaded: {}", [spark(106), charts(341)].concat().join(", ")));
+    assert_eq!(images_at(&report, 640), format!("7 images, 7 loaded: {}", [spark(120), charts(480)].concat().join(", ")));
     // And a screenshot at a phone's size is a picture of the report, not a blank page.
     let shot = p.path("phone.png");
     let o = std::process::Command::new("chromium")

@@ -184,9 +184,9 @@ fn charts_travel_as_inline_parts_the_html_names_by_content_id() {
     assert!(!lower.contains("data:") && !lower.contains("<svg"), "no data: URIs and no SVG in the HTML");
     let images: Vec<_> = msg.parts.iter().filter(|part| part.content_type().map(|c| c.ctype()) == Some("image")).collect();
     let ids: Vec<&str> = images.iter().map(|i| i.content_id().unwrap()).collect();
-    assert_eq!(ids, ["chart-1@pareto", "chart-2@pareto", "chart-3@pareto"]);
+    assert_eq!(ids, (1..=7).map(|i| format!("chart-{i}@pareto")).collect::<Vec<_>>());
     let tags: Vec<&str> = html.split("<img ").skip(1).map(|t| t.split('>').next().unwrap()).collect();
-    assert_eq!(tags.len(), 3, "one <img> per part, and no part without one");
+    assert_eq!(tags.len(), 7, "one <img> per part, and no part without one");
     let attr = |tag: &str, name: &str| tag.split(&format!(" {name}=\"")).nth(1).unwrap().split('"').next().unwrap().to_string();
     let mut alts = Vec::new();
     for (i, (tag, part)) in tags.iter().zip(&images).enumerate() {
@@ -205,12 +205,18 @@ fn charts_travel_as_inline_parts_the_html_names_by_content_id() {
         assert_eq!(std::fs::read(p.path(&format!("{RUN_DIR}/charts/chart-{}.png", i + 1))).unwrap(), png);
         alts.push(attr(&format!(" {tag}"), "alt"));
     }
-    // Worked out from the hand-made lake: the top customer of three with revenue brings 66.7 % of
-    // it (the Concentration sentence's figure); MRR ends Sep, Oct and Nov at €49, €348, €448, and
-    // Nov moved by +€100 of expansion alone.
+    // Worked out from the hand-made lake: twelve weeks to W47 of which only W46 (2 orders, €100,
+    // Umbrella new) and W47 (4 orders, €1,400, Initech new) have orders, so the AOV has two
+    // points; the top customer of three with revenue brings 66.7 % of it (the Concentration
+    // sentence's figure); MRR ends Sep, Oct and Nov at €49, €348, €448, and Nov moved by +€100 of
+    // expansion alone.
     assert_eq!(
         alts,
         [
+            "Revenue: from €0 to €1,400 over 12 periods",
+            "Orders: from 0 to 4 over 12 periods",
+            "Avg. order value: from €50.00 to €350.00 over 2 periods",
+            "New customers: from 0 to 1 over 12 periods",
             "Cumulative share of lifetime revenue, customers from smallest to largest: the top 20% of customers bring 66.7% of revenue (the diagonal is every customer bringing the same).",
             "MRR at each month&#x27;s end: €448.00 in Nov 2026, up 814.3% from €49.00 in Sep 2026.",
             "How MRR moved in the latest month (Nov 2026): from €348.00 to €448.00 (+€100.00 expansion).",
