@@ -94,17 +94,37 @@ pub struct Spec {
     pub currency: String,
     pub width: u32,
     pub height: u32,
+    /// For bars: the series stacked on one another (each category's bar its total) rather than
+    /// side by side.
+    pub stacked: bool,
     /// For a Lorenz curve: the top fifth's share as the report states it elsewhere (`top20=`),
     /// so the chart and the sentence beside it agree; otherwise read off the curve.
     pub top20: Option<f64>,
 }
 
 impl Spec {
+    /// Each category's total over the series, in category order.
+    fn totals_by_category(&self) -> Vec<(f64, f64)> {
+        let mut totals: Vec<(f64, f64)> = Vec::new();
+        for (x, y) in self.series.iter().flat_map(|s| s.points.iter()) {
+            match totals.iter_mut().find(|(tx, _)| tx == x) {
+                Some(t) => t.1 += y,
+                None => totals.push((*x, *y)),
+            }
+        }
+        totals.sort_by(|a, b| a.0.total_cmp(&b.0));
+        totals
+    }
+
     /// A figure as the tables show it, shortened from 100,000 (`€12.3M`), in the decimals the
     /// chart's largest figure calls for (as a table column's).
     fn figure(&self, v: f64) -> String {
         let value = serde_json::json!(v);
-        let all: Vec<Value> = self.series.iter().flat_map(|s| s.points.iter().map(|p| serde_json::json!(p.1))).collect();
+        let all: Vec<Value> = if self.stacked && self.kind == "bar" {
+            self.totals_by_category().iter().map(|p| serde_json::json!(p.1)).collect()
+        } else {
+            self.series.iter().flat_map(|s| s.points.iter().map(|p| serde_json::json!(p.1))).collect()
+        };
         let decimals = format::column_decimals(self.format, all.iter());
         match self.format {
             ColumnFormat::Money | ColumnFormat::Integer | ColumnFormat::Decimal if v.abs() >= format::SHORT_FROM => {
@@ -159,8 +179,10 @@ impl Spec {
                 format!("{lead}from {} to {} over {} periods", self.figure(first.1), self.figure(last.1), s.points.len())
             }
             "bar" => {
-                let max = s.points.iter().copied().fold(s.points[0], |m, p| if p.1 > m.1 { p } else { m });
-                let min = s.points.iter().copied().fold(s.points[0], |m, p| if p.1 < m.1 { p } else { m });
+                // Stacked, a category's figure is its bar's total.
+                let points = if self.stacked { self.totals_by_category() } else { s.points.clone() };
+                let max = points.iter().copied().fold(points[0], |m, p| if p.1 > m.1 { p } else { m });
+                let min = points.iter().copied().fold(points[0], |m, p| if p.1 < m.1 { p } else { m });
                 format!("{lead}highest {} at {}, lowest {} at {}.", label(max.0), self.figure(max.1), label(min.0), self.figure(min.1))
             }
             _ => {
@@ -299,6 +321,17 @@ pub fn svg(spec: &Spec) -> String {
     }
     match spec.kind.as_str() {
         "lorenz" => (lo, hi) = (0.0, 1.0),
+        "bar" if spec.stacked => {
+            // Each bar runs from its negatives' sum to its positives'.
+            let (mut l, mut u) = (0.0f64, 0.0f64);
+            for i in 0..spec.labels.len() {
+                let ys = spec.series.iter().flat_map(|s| s.points.iter().filter(|p| p.0 == i as f64).map(|p| p.1));
+                let (neg, pos) = ys.fold((0.0, 0.0), |(n, p), y| if y < 0.0 { (n + y, p) } else { (n, p + y) });
+                l = l.min(neg);
+                u = u.max(pos);
+            }
+            (lo, hi) = (l, u);
+        }
         "bar" => (lo, hi) = (lo.min(0.0), hi.max(0.0)),
         "bridge" => {
             // The running total's whole path. Changes are small beside the totals, so the axis
@@ -401,6 +434,30 @@ pub fn svg(spec: &Spec) -> String {
                 }
             }
             match spec.kind.as_str() {
+                "bar" if spec.stacked => {
+                    let bar = (band * 0.6).min(56.0);
+                    let mut pos = vec![0.0f64; spec.labels.len()];
+                    let mut neg = vec![0.0f64; spec.labels.len()];
+                    for (j, se) in spec.series.iter().enumerate() {
+                        for (x, y) in &se.points {
+                            let i = *x as usize;
+                            let (from, to) = if *y < 0.0 { (neg[i] + y, neg[i]) } else { (pos[i], pos[i] + y) };
+                            if *y < 0.0 {
+                                neg[i] += y;
+                            } else {
+                                pos[i] += y;
+                            }
+                            let (top, bottom) = (y_of(to), y_of(from));
+                            let _ = write!(
+                                s,
+                                "<rect x=\"{:.1}\" y=\"{top:.1}\" width=\"{bar:.1}\" height=\"{:.1}\" fill=\"{}\"/>",
+                                x_of(*x) - bar / 2.0,
+                                (bottom - top).max(0.5),
+                                PALETTE[j % PALETTE.len()]
+                            );
+                        }
+                    }
+                }
                 "bar" => {
                     let k = spec.series.len().max(1) as f64;
                     let bar = (band * 0.7 / k).min(48.0);
@@ -534,6 +591,7 @@ mod tests {
             currency: "EUR".into(),
             width: 600,
             height: 220,
+            stacked: false,
             top20: None,
         }
     }
@@ -571,6 +629,29 @@ mod tests {
             ..mrr()
         };
         assert_eq!(bridge.takeaway(), "MRR in Nov 2026: from €1,000 to €1,250 (+€300 won, −€50 churned).");
+    }
+
+    #[test]
+    fn stacked_bars_speak_of_each_categorys_total() {
+        let spec = Spec {
+            kind: "bar".into(),
+            title: "Revenue by tier".into(),
+            labels: vec!["Oct 2026".into(), "Nov 2026".into()],
+            series: vec![
+                Series { name: "A".into(), points: vec![(0.0, 700.0), (1.0, 900.0)] },
+                Series { name: "B".into(), points: vec![(0.0, 200.0), (1.0, 150.0)] },
+            ],
+            stacked: true,
+            ..mrr()
+        };
+        assert_eq!(spec.takeaway(), "Revenue by tier: highest Nov 2026 at €1,050, lowest Oct 2026 at €900.");
+        // Side by side, the first series speaks.
+        assert_eq!(
+            Spec { stacked: false, ..spec.clone() }.takeaway(),
+            "Revenue by tier: highest Nov 2026 at €900.00, lowest Oct 2026 at €700.00."
+        );
+        let png = png(&spec).unwrap();
+        assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 1200);
     }
 
     #[test]

@@ -559,6 +559,7 @@ fn chart_spec(h: &Helper, r: &Handlebars, ctx: &Context) -> Result<Result<chart:
         currency: code.clone(),
         width,
         height,
+        stacked: h.hash_get("stacked").is_some_and(|v| v.value().as_bool() == Some(true)),
         top20: h.hash_get("top20").and_then(|v| format::as_f64(v.value())),
     };
     if kind == "bridge" {

@@ -383,6 +383,30 @@ fn the_demo_report_fits_a_phone_without_scrolling_sideways() {
     let charts = |w: u32| vec![format!("960×400 shown {w} wide"); 3];
     assert_eq!(images_at(&report, 375), format!("7 images, 7 loaded: {}", [spark(106), charts(341)].concat().join(", ")));
     assert_eq!(images_at(&report, 640), format!("7 images, 7 loaded: {}", [spark(120), charts(480)].concat().join(", ")));
+    // With images blocked nothing is lost: every headline figure is text, and each chart's alt
+    // text (which a client shows in its place) is its sentence.
+    let html = std::fs::read_to_string(&report).unwrap();
+    let mut text_only = String::new();
+    let mut alts = Vec::new();
+    for (i, piece) in html.split("<img ").enumerate() {
+        if i == 0 {
+            text_only.push_str(piece);
+            continue;
+        }
+        let (tag, rest) = piece.split_once('>').unwrap();
+        alts.push(tag.split(" alt=\"").nth(1).unwrap().split('"').next().unwrap().to_string());
+        text_only.push_str(rest);
+    }
+    for figure in [">€152k<", ">650<", ">€233.67<", ">13<", ">€28.3M<", ">1,147<", ">83<", ">1.0 h<", ">94.7%<"] {
+        assert!(text_only.contains(figure), "{figure} is not in the text");
+    }
+    assert_eq!(alts.len(), 7);
+    assert_eq!(alts[0], "Revenue: from €113k to €152k over 12 periods");
+    assert!(
+        alts[4].starts_with("Cumulative share of lifetime revenue, customers from smallest to largest: the top 20% of customers bring "),
+        "{}",
+        alts[4]
+    );
     // And a screenshot at a phone's size is a picture of the report, not a blank page.
     let shot = p.path("phone.png");
     let o = std::process::Command::new("chromium")
