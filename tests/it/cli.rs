@@ -295,36 +295,29 @@ fn the_demo_report_fits_under_gmails_clipping_size() {
 /// Lay `html` out in headless Chromium at `width` pixels and return the right edge of its widest
 /// element (the page scrolls sideways when that is past `width`).
 fn right_edge_at(html: &std::path::Path, width: u32) -> u32 {
-    let page = std::fs::read_to_string(html).unwrap();
-    let probe = format!(
-        "<script>document.documentElement.style.width='{width}px';var w=0;\
-         document.querySelectorAll('*').forEach(function(e){{w=Math.max(w,e.getBoundingClientRect().right);}});\
-         document.title='right='+Math.ceil(w);</script></body>"
-    );
-    let probed = html.with_file_name(format!("probe-{width}.html"));
-    std::fs::write(&probed, page.replace("</body>", &probe)).unwrap();
-    let o = std::process::Command::new("chromium")
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1024,900", "--dump-dom"])
-        .arg(format!("file://{}", probed.display()))
-        .output()
-        .expect("run chromium (Debian's package; .ci/test installs it)");
-    let dom = String::from_utf8_lossy(&o.stdout);
-    let title = dom.split("<title>right=").nth(1).and_then(|t| t.split('<').next()).unwrap_or_else(|| panic!("no measure in {dom:.300}"));
-    title.parse().unwrap()
+    let script = "var w=0;document.querySelectorAll('*').forEach(function(e){w=Math.max(w,e.getBoundingClientRect().right);});\
+                  document.title='right='+Math.ceil(w);";
+    let title = probe(html, width, "probe", script);
+    title.strip_prefix("right=").unwrap_or_else(|| panic!("no measure: {title}")).parse().unwrap()
 }
 
 /// Open `html` in headless Chromium at `width` pixels and describe its images once the page has
 /// loaded: how many, how many loaded, and each one's pixels and shown width.
 fn images_at(html: &std::path::Path, width: u32) -> String {
+    let script = "window.addEventListener('load',function(){var i=document.images,n=0,s=[];for(var k=0;k<i.length;k++){\
+                  if(i[k].complete&&i[k].naturalWidth>0)n++;\
+                  s.push(i[k].naturalWidth+'×'+i[k].naturalHeight+' shown '+Math.round(i[k].getBoundingClientRect().width)+' wide');}\
+                  document.title=i.length+' images, '+n+' loaded: '+s.join(', ');});";
+    probe(html, width, "images", script)
+}
+
+/// Run `script` in a copy of `html` (beside it, named `NAME-WIDTH.html`, so its relative links
+/// work) laid out `width` pixels wide in headless Chromium, and return the title it sets.
+fn probe(html: &std::path::Path, width: u32, name: &str, script: &str) -> String {
     let page = std::fs::read_to_string(html).unwrap();
-    let probe = format!(
-        "<script>document.documentElement.style.width='{width}px';window.addEventListener('load',function(){{\
-         var i=document.images,n=0,s=[];for(var k=0;k<i.length;k++){{if(i[k].complete&&i[k].naturalWidth>0)n++;\
-         s.push(i[k].naturalWidth+'×'+i[k].naturalHeight+' shown '+Math.round(i[k].getBoundingClientRect().width)+' wide');}}\
-         document.title=i.length+' images, '+n+' loaded: '+s.join(', ');}});</script></body>"
-    );
-    let probed = html.with_file_name(format!("images-{width}.html"));
-    std::fs::write(&probed, page.replace("</body>", &probe)).unwrap();
+    let probed = html.with_file_name(format!("{name}-{width}.html"));
+    let tag = format!("<script>document.documentElement.style.width='{width}px';{script}</script></body>");
+    std::fs::write(&probed, page.replace("</body>", &tag)).unwrap();
     let o = std::process::Command::new("chromium")
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1024,900", "--dump-dom"])
         .arg(format!("file://{}", probed.display()))
