@@ -244,24 +244,13 @@ fn grid(h: &Helper, r: &Handlebars, ctx: &Context) -> Result<Grid, RenderError> 
         }
     }
     // `filter="dimension=company_size"`: only rows whose column has that value (`;` for more).
-    let filters: Vec<(String, String)> = h
-        .hash_get("filter")
-        .and_then(|f| f.value().as_str())
-        .map(|f| f.split(';').filter_map(|c| c.split_once('=')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect())
-        .unwrap_or_default();
+    let filters = row_filters(h);
     for (k, _) in &filters {
         if !described.iter().any(|(n, _)| n == k) {
             return Err(RenderErrorReason::Other(format!("`table`: cannot filter on `{k}`: the result has no such column")).into());
         }
     }
-    let matches = |r: &&Value| {
-        filters.iter().all(|(k, v)| match r.get(k) {
-            Some(Value::String(s)) => s == v,
-            Some(Value::Null) | None => v.is_empty(),
-            Some(other) => other.to_string() == *v,
-        })
-    };
-    let rows: Vec<&Value> = rows.iter().filter(matches).collect();
+    let rows: Vec<&Value> = rows.iter().filter(|r| keeps(r, &filters)).collect();
     let limit = h.hash_get("limit").and_then(|l| l.value().as_u64()).map(|l| l as usize).unwrap_or(usize::MAX);
     let shown_rows: Vec<&Value> = rows.iter().take(limit).copied().collect();
     let decimals: Vec<usize> = columns
@@ -336,6 +325,23 @@ fn grid(h: &Helper, r: &Handlebars, ctx: &Context) -> Result<Grid, RenderError> 
         _ => rows.len(),
     };
     Ok(Grid { more: all.saturating_sub(shown.len()), columns, rows: shown, short_rows, grey, shade, off: None })
+}
+
+/// `filter="dimension=company_size;segment=All"`: the (column, value) pairs a row must have.
+fn row_filters(h: &Helper) -> Vec<(String, String)> {
+    h.hash_get("filter")
+        .and_then(|f| f.value().as_str())
+        .map(|f| f.split(';').filter_map(|c| c.split_once('=')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect())
+        .unwrap_or_default()
+}
+
+/// Whether `row` has every filter's value (an empty value matches null or no such field).
+fn keeps(row: &Value, filters: &[(String, String)]) -> bool {
+    filters.iter().all(|(k, v)| match row.get(k) {
+        Some(Value::String(s)) => s == v,
+        Some(Value::Null) | None => v.is_empty(),
+        Some(other) => other.to_string() == *v,
+    })
 }
 
 /// The comma-separated column names (a trailing `*` matches a prefix) of parameter `name`.
@@ -519,27 +525,12 @@ fn chart_spec(h: &Helper, r: &Handlebars, ctx: &Context) -> Result<Result<chart:
     let list = |name: &str| -> Vec<String> {
         text(name).map(|v| v.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect()).unwrap_or_default()
     };
-    let filters: Vec<(String, String)> = text("filter")
-        .map(|f| f.split(';').filter_map(|c| c.split_once('=')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect())
-        .unwrap_or_default();
+    let filters = row_filters(h);
     for (k, _) in &filters {
         column(k)?;
     }
-    let rows: Vec<&Value> = result
-        .get("rows")
-        .and_then(|r| r.as_array())
-        .map(|rows| {
-            rows.iter()
-                .filter(|r| {
-                    filters.iter().all(|(k, v)| match r.get(k) {
-                        Some(Value::String(s)) => s == v,
-                        Some(Value::Null) | None => v.is_empty(),
-                        Some(o) => o.to_string() == *v,
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let rows: Vec<&Value> =
+        result.get("rows").and_then(|r| r.as_array()).map(|rows| rows.iter().filter(|r| keeps(r, &filters)).collect()).unwrap_or_default();
     let code = currency_code(h, ctx);
     let size = |name: &str, default: u32, max: u32| {
         h.hash_get(name).and_then(|v| v.value().as_u64()).map_or(default, |v| (v as u32).clamp(16, max))
