@@ -88,7 +88,7 @@ pub struct Spec {
     /// The x axis' labels, one per category (line, bar, bridge); x values index them.
     pub labels: Vec<String>,
     pub series: Vec<Series>,
-    /// For a bridge: whether each step is a total (drawn from zero) rather than a change.
+    /// For a bridge: whether each step is a total (a bar from the axis' floor) rather than a change.
     pub totals: Vec<bool>,
     pub format: ColumnFormat,
     pub currency: String,

@@ -302,7 +302,7 @@ fn grid(h: &Helper, r: &Handlebars, ctx: &Context) -> Result<Grid, RenderError> 
     let shade_col: Vec<bool> = columns.iter().map(|(n, f)| numeric(*f) && shaded.iter().any(|g| glob_matches(g, n))).collect();
     let figures: Vec<f64> = shown_rows
         .iter()
-        .flat_map(|r| columns.iter().zip(&shade_col).filter(|(_, s)| **s).filter_map(|((n, _), _)| r.get(n).and_then(Value::as_f64)))
+        .flat_map(|r| columns.iter().zip(&shade_col).filter(|(_, s)| **s).filter_map(|((n, _), _)| r.get(n).and_then(format::as_f64)))
         .collect();
     let (lo, hi) = figures.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
     let shade = shown_rows
@@ -312,7 +312,7 @@ fn grid(h: &Helper, r: &Handlebars, ctx: &Context) -> Result<Grid, RenderError> 
                 .iter()
                 .zip(&shade_col)
                 .map(|((n, _), s)| {
-                    let v = r.get(n).and_then(Value::as_f64).filter(|_| *s)?;
+                    let v = r.get(n).and_then(format::as_f64).filter(|_| *s)?;
                     Some(if hi > lo { (v - lo) / (hi - lo) } else { 1.0 })
                 })
                 .collect()
@@ -344,7 +344,8 @@ fn keeps(row: &Value, filters: &[(String, String)]) -> bool {
     })
 }
 
-/// The comma-separated column names (a trailing `*` matches a prefix) of parameter `name`.
+/// The comma-separated names of parameter `name` (for column globs, a trailing `*` matches a
+/// prefix).
 fn globs(h: &Helper, name: &str) -> Vec<String> {
     h.hash_get(name)
         .and_then(|p| p.value().as_str())
@@ -522,9 +523,6 @@ fn chart_spec(h: &Helper, r: &Handlebars, ctx: &Context) -> Result<Result<chart:
         })?;
         Ok(d.map(|d| d.format).unwrap_or_else(|| format::column_format(n, t)))
     };
-    let list = |name: &str| -> Vec<String> {
-        text(name).map(|v| v.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect()).unwrap_or_default()
-    };
     let filters = row_filters(h);
     for (k, _) in &filters {
         column(k)?;
@@ -556,11 +554,11 @@ fn chart_spec(h: &Helper, r: &Handlebars, ctx: &Context) -> Result<Result<chart:
     if kind == "bridge" {
         // `steps="start_mrr,won_mrr,-churned_mrr,end_mrr"` from one row (the last one the
         // filter keeps): the first and last are totals, the others changes (`-` subtracts).
-        let steps = list("steps");
+        let steps = globs(h, "steps");
         if steps.len() < 3 {
             return Err(other("`chart \"bridge\"` needs `steps=\"start,change,…,end\"`: at least a start, one change and an end".into()));
         }
-        let labels = list("labels");
+        let labels = globs(h, "labels");
         let mut formats = Vec::new();
         for st in &steps {
             formats.push(column(st.trim_start_matches('-'))?);
@@ -585,7 +583,7 @@ fn chart_spec(h: &Helper, r: &Handlebars, ctx: &Context) -> Result<Result<chart:
         return Ok(if rows.is_empty() { Err("No figures to draw.".into()) } else { Ok(spec) });
     }
     let x = text("x").ok_or_else(|| other(format!("`chart \"{kind}\"` needs `x=\"column\"`")))?;
-    let ys = list("y");
+    let ys = globs(h, "y");
     if ys.is_empty() {
         return Err(other(format!("`chart \"{kind}\"` needs `y=\"column\"` (or several, comma-separated)")));
     }
@@ -752,6 +750,17 @@ mod tests {
             e(r#"{{chart "bridge" result=r steps="m1,m2"}}"#),
             "`chart \"bridge\"` needs `steps=\"start,change,…,end\"`: at least a start, one change and an end"
         );
+    }
+
+    #[test]
+    fn exact_decimals_are_shaded_too() {
+        // Decimal columns arrive as exact strings ("10.00").
+        let data = json!({ "r": {
+            "columns": [{ "name": "revenue", "type": "decimal" }],
+            "rows": [{ "revenue": "10.00" }, { "revenue": "30.00" }],
+        }});
+        let out = html(r#"{{table r shade="revenue"}}"#, data).unwrap();
+        assert!(out.contains(r##"bgcolor="#eef4fa""##) && out.contains(r##"bgcolor="#1d4e89""##), "{out}");
     }
 
     #[test]
