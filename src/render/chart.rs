@@ -100,6 +100,9 @@ pub struct Spec {
     /// For a Lorenz curve: the top fifth's share as the report states it elsewhere (`top20=`),
     /// so the chart and the sentence beside it agree; otherwise read off the curve.
     pub top20: Option<f64>,
+    /// Decimals the query (or `format="number:1"`) declares for the figures; otherwise as many as
+    /// tell the figures apart, as in the tables.
+    pub decimals: Option<usize>,
 }
 
 impl Spec {
@@ -125,14 +128,14 @@ impl Spec {
         } else {
             self.series.iter().flat_map(|s| s.points.iter().map(|p| serde_json::json!(p.1))).collect()
         };
-        let decimals = format::column_decimals(self.format, all.iter());
+        let decimals = self.decimals.unwrap_or_else(|| format::column_decimals(self.format, all.iter()));
         match self.format {
             ColumnFormat::Money | ColumnFormat::Integer | ColumnFormat::Decimal if v.abs() >= format::SHORT_FROM => {
                 format::short_cell(&value, self.format, &self.currency)
             }
             ColumnFormat::Money => format::currency(v, &self.currency, decimals),
             ColumnFormat::Integer => format::number(v, 0),
-            ColumnFormat::Percent => format::percent(v, 1),
+            ColumnFormat::Percent => format::percent(v, self.decimals.unwrap_or(1)),
             _ => format::number(v, decimals),
         }
     }
@@ -360,7 +363,13 @@ pub fn svg(spec: &Spec) -> String {
         }
         _ => 4.0,
     };
-    let (x0, x1, y0, y1) = (left, w - last_label.max(8.0), top + 6.0, h - 24.0);
+    // A bridge names every step: when the names do not fit side by side they take two rows,
+    // alternating, at full size (smaller type only if even that does not fit).
+    let x_room = w - last_label.max(8.0) - left;
+    let widest = spec.labels.iter().map(|l| text_width(l, LABEL)).fold(0.0, f64::max) + 10.0;
+    let band = x_room / spec.labels.len().max(1) as f64;
+    let stagger = spec.kind == "bridge" && widest > band;
+    let (x0, x1, y0, y1) = (left, w - last_label.max(8.0), top + 6.0, h - if stagger { 40.0 } else { 24.0 });
     let y_of = |v: f64| y1 - (v - lo) / (hi - lo) * (y1 - y0);
     for (t, l) in ticks.iter().zip(&labels) {
         let y = y_of(*t);
@@ -412,23 +421,21 @@ pub fn svg(spec: &Spec) -> String {
         }
         _ => {
             let n = spec.labels.len().max(1);
-            let band = (x1 - x0) / n as f64;
             let x_of = |i: f64| x0 + band * (i + 0.5);
             // X labels: as many as fit without touching, always the last; a bridge names every
-            // step, in smaller type if it must.
-            let widest = spec.labels.iter().map(|l| text_width(l, LABEL)).fold(0.0, f64::max) + 10.0;
+            // step (on two rows if it must, see above).
             let (every, size) = if spec.kind == "bridge" {
-                (1, if widest > band { (LABEL * band / widest).max(8.0) } else { LABEL })
+                (1, if widest > 2.0 * band { (LABEL * 2.0 * band / widest).max(8.0) } else { LABEL })
             } else {
                 (((widest / band).ceil() as usize).max(1), LABEL)
             };
             for (i, l) in spec.labels.iter().enumerate() {
                 if (n - 1 - i) % every == 0 {
+                    let y = if stagger && i % 2 == 0 { h - 22.0 } else { h - 6.0 };
                     let _ = write!(
                         s,
-                        "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"{size:.1}\" fill=\"{MUTED}\" text-anchor=\"middle\">{}</text>",
+                        "<text x=\"{:.1}\" y=\"{y:.1}\" font-size=\"{size:.1}\" fill=\"{MUTED}\" text-anchor=\"middle\">{}</text>",
                         x_of(i as f64),
-                        h - 6.0,
                         xml(l)
                     );
                 }
@@ -593,6 +600,7 @@ mod tests {
             height: 220,
             stacked: false,
             top20: None,
+            decimals: None,
         }
     }
 
@@ -652,6 +660,41 @@ mod tests {
         );
         let png = png(&spec).unwrap();
         assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 1200);
+    }
+
+    #[test]
+    fn a_bridges_step_names_take_two_rows_at_full_size_when_they_do_not_fit_on_one() {
+        let names = ["Start", "Won", "Expansion", "Contraction", "Churned", "End"];
+        let bridge = Spec {
+            kind: "bridge".into(),
+            width: 480,
+            height: 200,
+            labels: names.iter().map(|n| n.to_string()).collect(),
+            series: vec![Series {
+                name: String::new(),
+                points: vec![(0.0, 1000.0), (1.0, 300.0), (2.0, 100.0), (3.0, -80.0), (4.0, -50.0), (5.0, 1270.0)],
+            }],
+            totals: vec![true, false, false, false, false, true],
+            ..mrr()
+        };
+        let svg = svg(&bridge);
+        let row = |name: &str| {
+            let at = svg.find(&format!(">{name}</text>")).unwrap_or_else(|| panic!("{name} in {svg}"));
+            let tag = &svg[svg[..at].rfind("<text").unwrap()..at];
+            assert!(tag.contains(&format!("font-size=\"{LABEL:.1}\"")), "{tag}");
+            tag.split("y=\"").nth(1).unwrap().split('"').next().unwrap().to_string()
+        };
+        let rows: Vec<String> = names.iter().map(|n| row(n)).collect();
+        assert_eq!(rows, ["178.0", "194.0", "178.0", "194.0", "178.0", "194.0"]);
+        // Wide enough, one row.
+        let wide = Spec {
+            labels: ["Start", "Won", "Lost", "End"].iter().map(|n| n.to_string()).collect(),
+            series: vec![Series { name: String::new(), points: vec![(0.0, 1000.0), (1.0, 300.0), (2.0, -30.0), (3.0, 1270.0)] }],
+            totals: vec![true, false, false, true],
+            ..bridge.clone()
+        };
+        let one_row = super::svg(&wide);
+        assert!(one_row.matches("y=\"194.0\"").count() == 4 && !one_row.contains("y=\"178.0\""), "{one_row}");
     }
 
     #[test]

@@ -215,11 +215,7 @@ fn grid(h: &Helper, r: &Handlebars, ctx: &Context) -> Result<Grid, RenderError> 
         .collect();
     // A format the query declares (`-- pareto: format csat=percent`) wins over a guess from the
     // column's name; so do its decimals (`number:1`).
-    let declared = |name: &str| -> Option<format::Declared> {
-        let c = all_cols.iter().find(|c| c["name"] == name)?;
-        let d = format::parse_declared(c.get("format")?.as_str()?).ok()?;
-        Some(format::Declared { decimals: c.get("decimals").and_then(|d| d.as_u64()).map(|d| d as usize), ..d })
-    };
+    let declared = |name: &str| declared(all_cols.iter().find(|c| c["name"] == name)?);
     let format_of = |n: &str, t: &str| declared(n).map(|d| d.format).unwrap_or_else(|| format::column_format(n, t));
     match &wanted {
         Some(w) => {
@@ -481,6 +477,12 @@ fn table_text(h: &Helper, r: &Handlebars, ctx: &Context, _: &mut RenderContext, 
     Ok(())
 }
 
+/// The format a result's column (as the pipeline describes it) declares, with its decimals.
+fn declared(column: &Value) -> Option<format::Declared> {
+    let d = format::parse_declared(column.get("format")?.as_str()?).ok()?;
+    Some(format::Declared { decimals: column.get("decimals").and_then(|d| d.as_u64()).map(|d| d as usize), ..d })
+}
+
 /// `{{chart "line" result="revenue_movements" x="month" y="end_mrr" filter="segment=All"
 /// title="…"}}`: the chart to draw from a result, or why there is none ("Not available: …").
 fn chart_spec(h: &Helper, r: &Handlebars, ctx: &Context) -> Result<Result<chart::Spec, String>, RenderError> {
@@ -510,7 +512,7 @@ fn chart_spec(h: &Helper, r: &Handlebars, ctx: &Context) -> Result<Result<chart:
         .ok_or_else(|| other("`chart` takes a query result, like `result=\"revenue_movements\"`".into()))?
         .iter()
         .map(|c| {
-            let declared = c.get("format").and_then(|f| f.as_str()).and_then(|f| format::parse_declared(f).ok());
+            let declared = declared(c);
             (c["name"].as_str().unwrap_or_default().to_string(), c["type"].as_str().unwrap_or("text").to_string(), declared)
         })
         .collect();
@@ -550,6 +552,7 @@ fn chart_spec(h: &Helper, r: &Handlebars, ctx: &Context) -> Result<Result<chart:
         height,
         stacked: h.hash_get("stacked").is_some_and(|v| v.value().as_bool() == Some(true)),
         top20: h.hash_get("top20").and_then(|v| format::as_f64(v.value())),
+        decimals: None,
     };
     if kind == "bridge" {
         // `steps="start_mrr,won_mrr,-churned_mrr,end_mrr"` from one row (the last one the
@@ -591,9 +594,12 @@ fn chart_spec(h: &Helper, r: &Handlebars, ctx: &Context) -> Result<Result<chart:
     for y in &ys {
         column(y)?;
     }
-    spec.format = match text("format") {
-        Some(f) => format::parse_declared(&f).map_err(|e| other(format!("`chart`: format {e}")))?.format,
-        None => column(&ys[0])?,
+    (spec.format, spec.decimals) = match text("format") {
+        Some(f) => {
+            let d = format::parse_declared(&f).map_err(|e| other(format!("`chart`: format {e}")))?;
+            (d.format, d.decimals)
+        }
+        None => (column(&ys[0])?, columns.iter().find(|(n, _, _)| *n == ys[0]).and_then(|(_, _, d)| d.and_then(|d| d.decimals))),
     };
     let series_by = text("series");
     if let Some(s) = &series_by {
