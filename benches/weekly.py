@@ -8,7 +8,8 @@ on it with the release build (`pareto run --dry-run`, once untimed to warm the p
 leave last week's run.json, then timed), compute the same headline figures with
 DuckDB from benches/duckdb/weekly.sql in a process of its own, check that both agree, and print
 wall time, CPU time and peak resident memory (GNU time) for each side and the ratios, and the
-size of pareto's archive. `bash benches/weekly.sh` installs DuckDB and builds first.
+size of pareto's archive, and how long rendering the report and its charts took (run.json's
+`render`). `bash benches/weekly.sh` installs DuckDB and builds first.
 """
 import argparse
 import datetime
@@ -164,7 +165,9 @@ def main():
             compared, problems = compare(os.path.join(work, "archive"), duck_out)
             archive_mb = du(os.path.join(work, "archive")) / 2**20
             runs = glob.glob(os.path.join(work, "archive", "weekly-leadership", "*", "run.json"))
-            slowest = sorted(json.load(open(runs[0]))["queries"], key=lambda q: -q["millis"])[:5] if runs else []
+            record = json.load(open(runs[0])) if runs else {}
+            slowest = sorted(record.get("queries", []), key=lambda q: -q["millis"])[:5]
+            render = record.get("render")
         finally:
             shutil.rmtree(work, ignore_errors=True)
         status = f"{compared} figures agree" if not problems else f"{len(problems)} of {compared} figures differ"
@@ -173,6 +176,9 @@ def main():
             print("    " + line)
         failed |= bool(problems)
         print("    slowest queries: " + ", ".join(f"{q['name']} {q['millis'] / 1000:.1f}s" for q in slowest))
+        if render:
+            print(f"    report rendered in {render['millis']} ms with {render['charts']} charts "
+                  f"({render['chart_bytes'] / 1024:.0f} KiB of PNG); HTML part {render['html_bytes'] / 1000:.1f} KB")
         table.append((n, pw, pc, pm, dw, dc, dm, archive_mb))
 
     print()

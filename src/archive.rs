@@ -140,6 +140,20 @@ pub struct RunRecord {
     /// A bursting job's groups: each one's report, recipients, and why it was not sent.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub groups: Vec<GroupRecord>,
+    /// How long rendering the report took, and what it made (the last report, for a bursting job).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub render: Option<RenderRecord>,
+}
+
+/// Rendering in `run.json`: the templates and every chart, drawn and rasterised.
+#[derive(Debug, Clone, Serialize)]
+pub struct RenderRecord {
+    pub millis: u128,
+    pub charts: usize,
+    /// The PNGs' bytes, together.
+    pub chart_bytes: usize,
+    /// The HTML part's bytes (Gmail clips past about 102 KB).
+    pub html_bytes: usize,
 }
 
 /// One group of a bursting job in `run.json`.

@@ -394,6 +394,7 @@ pub async fn render(project: &Project, job: &Job, opts: &RunOptions, period: Per
         alerts: Vec::new(),
         notice: None,
         groups: Vec::new(),
+        render: None,
     };
     let limit = project.config.lake_timeout;
     let deadline = tokio::time::Instant::now() + limit;
@@ -882,9 +883,16 @@ fn render_message(
     data["alerts"] = serde_json::to_value(&fired).expect("alerts serialise");
     let started = std::time::Instant::now();
     let mut rendered = rc.templates.report(&job.template, &job.subject, &job.file, &data)?;
-    tracing::info!(millis = started.elapsed().as_millis() as u64, charts = rendered.images.len(), "report rendered");
+    let millis = started.elapsed().as_millis();
+    tracing::info!(millis = millis as u64, charts = rendered.images.len(), "report rendered");
     // The archive holds exactly what is sent: the parts as the message carries them.
     rendered.html = deliver::mail_text(&rendered.html);
+    record.render = Some(archive::RenderRecord {
+        millis,
+        charts: rendered.images.len(),
+        chart_bytes: rendered.images.iter().map(|i| i.png.len()).sum(),
+        html_bytes: rendered.html.len(),
+    });
     rendered.text = deliver::mail_text(&rendered.text);
 
     let group_to: Vec<Mailbox> = group.map(|g| g.to.clone()).unwrap_or_default();

@@ -372,10 +372,10 @@ fn the_demo_report_fits_a_phone_without_scrolling_sideways() {
     assert_eq!(right_edge_at(&report, 1024), 1024);
     // Every chart loads from the archive's charts/ and shrinks to the phone's width (a headline
     // figure's sparkline to its tile), at twice the pixels it is shown with on a desktop.
-    let spark = |w: u32| vec![format!("240×64 shown {w} wide"); 4];
+    let spark = |w: u32| vec![format!("240×64 shown {w} wide"); 9];
     let charts = |w: u32| vec![format!("960×400 shown {w} wide"); 3];
-    assert_eq!(images_at(&report, 375), format!("7 images, 7 loaded: {}", [spark(106), charts(341)].concat().join(", ")));
-    assert_eq!(images_at(&report, 640), format!("7 images, 7 loaded: {}", [spark(120), charts(480)].concat().join(", ")));
+    assert_eq!(images_at(&report, 375), format!("12 images, 12 loaded: {}", [spark(106), charts(341)].concat().join(", ")));
+    assert_eq!(images_at(&report, 640), format!("12 images, 12 loaded: {}", [spark(120), charts(480)].concat().join(", ")));
     // With images blocked nothing is lost: every headline figure is text, and each chart's alt
     // text (which a client shows in its place) is its sentence.
     let html = std::fs::read_to_string(&report).unwrap();
@@ -393,13 +393,15 @@ fn the_demo_report_fits_a_phone_without_scrolling_sideways() {
     for figure in [">€152k<", ">650<", ">€233.67<", ">13<", ">€28.3M<", ">1,147<", ">83<", ">1.0 h<", ">94.7%<"] {
         assert!(text_only.contains(figure), "{figure} is not in the text");
     }
-    assert_eq!(alts.len(), 7);
+    assert_eq!(alts.len(), 12);
     assert_eq!(alts[0], "Revenue: from €113k to €152k over 12 periods");
     assert!(
-        alts[4].starts_with("Cumulative share of lifetime revenue, customers from smallest to largest: the top 20% of customers bring "),
+        alts[9].starts_with("Cumulative share of lifetime revenue, customers from smallest to largest: the top 20% of customers bring "),
         "{}",
-        alts[4]
+        alts[9]
     );
+    assert_eq!(alts[4], "ARR: from €27.2M to €28.3M over 12 periods");
+    assert_eq!(alts[8], "CSAT: from 73.1% to 94.7% over 12 periods");
     // And a screenshot at a phone's size is a picture of the report, not a blank page.
     let shot = p.path("phone.png");
     let o = std::process::Command::new("chromium")

@@ -131,7 +131,11 @@ fn weekly_report_arrives_as_multipart_email_matching_the_archive() {
     let rows: Vec<(String, u64)> =
         run["queries"].as_array().unwrap().iter().map(|q| (q["name"].as_str().unwrap().to_string(), q["rows"].as_u64().unwrap())).collect();
     // Every query, in an order where each comes after those it reads, with its row count.
-    assert_eq!(rows.len(), 34, "{rows:?}");
+    assert_eq!(rows.len(), 35, "{rows:?}");
+    // Rendering is timed, with what it made: twelve charts, and an HTML part Gmail shows whole.
+    assert_eq!(run["render"]["charts"], 12, "{}", run["render"]);
+    assert!(run["render"]["millis"].is_u64() && run["render"]["chart_bytes"].as_u64().unwrap() > 12 * 500, "{}", run["render"]);
+    assert!((20_000..100_000).contains(&run["render"]["html_bytes"].as_u64().unwrap()), "{}", run["render"]);
     // Four customers are too few for the predicted-value model: it is off, with why, and so is
     // every result that needs it; its inputs still ran.
     let off: Vec<(String, String)> = run["queries"]
@@ -184,9 +188,9 @@ fn charts_travel_as_inline_parts_the_html_names_by_content_id() {
     assert!(!lower.contains("data:") && !lower.contains("<svg"), "no data: URIs and no SVG in the HTML");
     let images: Vec<_> = msg.parts.iter().filter(|part| part.content_type().map(|c| c.ctype()) == Some("image")).collect();
     let ids: Vec<&str> = images.iter().map(|i| i.content_id().unwrap()).collect();
-    assert_eq!(ids, (1..=7).map(|i| format!("chart-{i}@pareto")).collect::<Vec<_>>());
+    assert_eq!(ids, (1..=12).map(|i| format!("chart-{i}@pareto")).collect::<Vec<_>>());
     let tags: Vec<&str> = html.split("<img ").skip(1).map(|t| t.split('>').next().unwrap()).collect();
-    assert_eq!(tags.len(), 7, "one <img> per part, and no part without one");
+    assert_eq!(tags.len(), 12, "one <img> per part, and no part without one");
     let attr = |tag: &str, name: &str| tag.split(&format!(" {name}=\"")).nth(1).unwrap().split('"').next().unwrap().to_string();
     let mut alts = Vec::new();
     for (i, (tag, part)) in tags.iter().zip(&images).enumerate() {
@@ -209,7 +213,8 @@ fn charts_travel_as_inline_parts_the_html_names_by_content_id() {
     // Umbrella new) and W47 (4 orders, €1,400, Initech new) have orders, so the AOV has two
     // points; the top customer of three with revenue brings 66.7 % of it (the Concentration
     // sentence's figure); MRR ends Sep, Oct and Nov at €49, €348, €448, and Nov moved by +€100 of
-    // expansion alone.
+    // expansion alone; ARR and paying customers as of each week's end follow those months (weeks
+    // 1–4 end in September); tickets, replies and ratings as in service.rs.
     assert_eq!(
         alts,
         [
@@ -217,6 +222,11 @@ fn charts_travel_as_inline_parts_the_html_names_by_content_id() {
             "Orders: from 0 to 4 over 12 periods",
             "Avg. order value: from €50.00 to €350.00 over 2 periods",
             "New customers: from 0 to 1 over 12 periods",
+            "ARR: from €588 to €5,376 over 12 periods",
+            "Paying customers: from 1 to 2 over 12 periods",
+            "Tickets: from 0 to 5 over 12 periods",
+            "First reply (median): from 4.5 to 2.0 over 2 periods",
+            "CSAT: from 100.0% to 66.7% over 2 periods",
             "Cumulative share of lifetime revenue, customers from smallest to largest: the top 20% of customers bring 66.7% of revenue (the diagonal is every customer bringing the same).",
             "MRR at each month&#x27;s end: €448.00 in Nov 2026, up 814.3% from €49.00 in Sep 2026.",
             "How MRR moved in the latest month (Nov 2026): from €348.00 to €448.00 (+€100.00 expansion).",

@@ -88,7 +88,7 @@ fn a_large_attachment_goes_out_as_base64_that_a_strict_server_takes() {
     let msg = MessageParser::default().parse(&got[0].raw).unwrap();
     // The charts are inline parts, base64 as well.
     let (images, attachments): (Vec<_>, Vec<_>) = msg.attachments().partition(|a| a.content_type().map(|c| c.ctype()) == Some("image"));
-    assert_eq!(images.len(), 7);
+    assert_eq!(images.len(), 12);
     assert!(images.iter().all(|i| i.content_transfer_encoding() == Some("base64")));
     assert_eq!(attachments.len(), 3);
     let dir = p.path("archive/weekly-leadership/2026-W47/results");

@@ -115,11 +115,36 @@ fn support_kpis_per_segment() {
     same(fresh, json!({"rows": 7, "newest": "2026-11-22T10:00:00Z", "hours_old": 20.0}));
 
     let text = p.read("archive/weekly-leadership/2026-W47.preview/report.txt");
-    for line in
-        ["  CSAT: 66.7% (▼ −33.3 pp vs previous period)", "  First reply (median): 2.0 h (▼ −55.6% vs previous period)", "DATA HEALTH"]
-    {
+    for line in [
+        "  CSAT: 66.7% (▼ −33.3 pp vs previous period; from 100.0% to 66.7% over 2 periods)",
+        "  First reply (median): 2.0 h (▼ −55.6% vs previous period; from 4.5 to 2.0 over 2 periods)",
+        "DATA HEALTH",
+    ] {
         assert!(text.contains(line), "report.txt lacks {line:?}:\n{text}");
     }
+}
+
+/// The support sparklines' figures, twelve weeks back from W47 (weeks as in support_kpis): week 12
+/// has tickets 201–204 and 207 (first replies 1, 2 and 4 h → median 2) and ratings 5, 2 and 4
+/// (2 of 3 happy); week 11 has 205 and 206 (replies 6 and 3 h → median 4.5) and one rating of 5;
+/// weeks 1–10 have nothing, so no median and no CSAT, and the sparkline's sentence speaks of the two
+/// weeks it has.
+#[test]
+fn the_support_trend_gives_each_of_twelve_weeks() {
+    let p = project();
+    p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23T07:00", "--dry-run"]).expect(0);
+    let t = rows(&p, "weekly-leadership/2026-W47.preview", "support_trend");
+    assert_eq!(t.len(), 12);
+    for (i, row) in t.iter().enumerate() {
+        let want = match i + 1 {
+            12 => json!({"period": 12, "tickets": 5, "first_reply_median_h": 2.0, "csat": 2.0 / 3.0, "csat_responses": 3}),
+            11 => json!({"period": 11, "tickets": 2, "first_reply_median_h": 4.5, "csat": 1.0, "csat_responses": 1}),
+            n => json!({"period": n, "tickets": 0, "first_reply_median_h": null, "csat": null, "csat_responses": 0}),
+        };
+        same(row, want);
+    }
+    let text = p.read("archive/weekly-leadership/2026-W47.preview/report.txt");
+    assert!(text.contains("  First reply (median): 2.0 h (▼ −55.6% vs previous period; from 4.5 to 2.0 over 2 periods)"), "{text}");
 }
 
 #[test]
@@ -288,6 +313,24 @@ fn support_figures_match_an_independent_computation_on_the_demo_lake() {
         }
     }
     assert!(compared > 40, "{compared}");
+    // The sparklines end on the headline's figures: their week 12 is this week's, 11 the one before.
+    let all = find(&k, "All", "All");
+    let trend = rows(&p, "weekly-leadership/2026-W47.preview", "support_trend");
+    for (now, prev, column) in [
+        ("tickets", "prev_tickets", "tickets"),
+        ("first_reply_median_h", "prev_first_reply_median_h", "first_reply_median_h"),
+        ("csat", "prev_csat", "csat"),
+    ] {
+        same(&trend[11], json!({ column: all[now] }));
+        same(&trend[10], json!({ column: all[prev] }));
+    }
+    let h = &rows(&p, "weekly-leadership/2026-W47.preview", "headline")[0];
+    let trend = rows(&p, "weekly-leadership/2026-W47.preview", "headline_trend");
+    for column in ["revenue", "orders", "aov", "new_customers", "arr", "paying_customers"] {
+        same(&trend[11], json!({ column: h[column] }));
+        same(&trend[10], json!({ column: h[format!("prev_{column}")] }));
+    }
+    assert!(trend[0]["orders"].as_i64().unwrap() > 0 && trend[0]["arr"] != h["arr"], "{trend:?}");
 }
 
 #[test]

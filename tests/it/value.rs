@@ -311,8 +311,50 @@ fn headline_compares_with_the_previous_period() {
     );
     let text = p.read("archive/weekly-leadership/2026-W47.preview/report.txt");
     for line in [
-        "  ARR: €5,376 (■ ±0.0% vs previous period)",
+        "  ARR: €5,376 (■ ±0.0% vs previous period; from €588 to €5,376 over 12 periods)",
         "The top 20% of customers (1) bring 66.7% of lifetime revenue; 2 customers (50.0%) bring 80% of it.",
+    ] {
+        assert!(text.contains(line), "report.txt lacks {line:?}:\n{text}");
+    }
+}
+
+/// The sparklines' figures: twelve weeks back from W47, each week [Monday 00:00, next Monday) in
+/// Amsterdam (23:00Z the Sunday before).
+/// - Orders: week 12 (W47) has 107 (its first instant), 101, 102 and 103 (104 is W48's first
+///   instant); week 11 has 105 and 106 (a second before W47); weeks 1–10 none.
+/// - New customers: Initech (11-18) in week 12, Umbrella (11-10) in week 11.
+/// - ARR as of each week's end, from the month holding its last day: weeks 9–12 end 2, 9, 16 and
+///   23 November (November: Acme 49 + Globex 399 → 12 × 448 = 5376); weeks 5–8 in October
+///   (49 + 299 → 4176); weeks 1–4 in September (Acme alone: 588).
+#[test]
+fn the_headline_trend_gives_each_of_twelve_weeks() {
+    let p = run_weekly();
+    let t = rows(&p, "headline_trend");
+    assert_eq!(t.len(), 12);
+    for (i, row) in t.iter().enumerate() {
+        let period = i as i64 + 1;
+        let (revenue, orders, aov, new_customers) = match period {
+            12 => ("1400.00", 4, json!(350.0), 1),
+            11 => ("100.00", 2, json!(50.0), 1),
+            _ => ("0.00", 0, Value::Null, 0),
+        };
+        let (arr, paying) = match period {
+            9..=12 => ("5376.00", 2),
+            5..=8 => ("4176.00", 2),
+            _ => ("588.00", 1),
+        };
+        same(
+            row,
+            json!({
+                "period": period, "revenue": revenue, "orders": orders, "aov": aov, "new_customers": new_customers,
+                "arr": arr, "paying_customers": paying,
+            }),
+        );
+    }
+    let text = p.read("archive/weekly-leadership/2026-W47.preview/report.txt");
+    for line in [
+        "  Revenue: €1,400 (▲ +1,300.0% vs previous period; from €0 to €1,400 over 12 periods)",
+        "  Paying customers: 2 (■ ±0.0% vs previous period; from 1 to 2 over 12 periods)",
     ] {
         assert!(text.contains(line), "report.txt lacks {line:?}:\n{text}");
     }
@@ -338,15 +380,32 @@ fn without_subscriptions_the_recurring_revenue_section_is_off_with_a_note() {
 }
 
 /// The whole plain-text report for the hand-made lake, pinned: any change to a query, a helper or
-/// a template that changes what leadership reads shows up here. To accept a change on purpose,
-/// run with PARETO_UPDATE_SNAPSHOTS=1 and review the diff of tests/it/snapshots/.
+/// a template that changes what leadership reads shows up here. Its charts are pinned to the byte
+/// too: the font is bundled and nothing of the machine is read, so the PNGs made where they were
+/// pinned are the ones made here. To accept a change on purpose, run with
+/// PARETO_UPDATE_SNAPSHOTS=1 and review the diff of tests/it/snapshots/ (and look at the charts).
 #[test]
 fn the_weekly_report_reads_as_pinned() {
     let p = run_weekly();
     let text = p.read("archive/weekly-leadership/2026-W47.preview/report.txt");
     let file = std::path::Path::new(crate::support::REPO).join("tests/it/snapshots/weekly-leadership.txt");
+    let charts = std::path::Path::new(crate::support::REPO).join("tests/it/snapshots/weekly-leadership-charts");
+    let made = p.path("archive/weekly-leadership/2026-W47.preview/charts");
+    let names = |dir: &std::path::Path| {
+        let mut n: Vec<String> =
+            std::fs::read_dir(dir).map_or(Vec::new(), |d| d.map(|e| e.unwrap().file_name().into_string().unwrap()).collect());
+        n.sort();
+        n
+    };
     if std::env::var_os("PARETO_UPDATE_SNAPSHOTS").is_some() {
         std::fs::write(&file, &text).unwrap();
+        let _ = std::fs::remove_dir_all(&charts);
+        crate::support::copy_dir(&made, &charts);
+    }
+    assert_eq!(names(&made), names(&charts), "the charts made (left) and pinned (right)");
+    for name in names(&made) {
+        let (got, want) = (std::fs::read(made.join(&name)).unwrap(), std::fs::read(charts.join(&name)).unwrap());
+        assert!(got == want, "charts/{name} is not the pinned PNG, byte for byte ({} bytes made, {} pinned)", got.len(), want.len());
     }
     let pinned = std::fs::read_to_string(&file).unwrap_or_default();
     if text != pinned {
