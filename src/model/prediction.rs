@@ -123,17 +123,38 @@ pub fn digamma(mut x: f64) -> f64 {
 
 /// The Gauss hypergeometric function ₂F₁(a, b; c; z) for 0 ≤ z < 1, by its series.
 pub fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
-    let mut term = 1.0;
-    let mut sum = 1.0;
+    let mut out = [0.0];
+    hyp2f1_many(a, b, c, &[z], &mut out, &mut Vec::new());
+    out[0]
+}
+
+/// ₂F₁(a, b; c; z) for each z of `zs` into `out`, in one pass over the series: its coefficients
+/// (a division each) are shared, and each z's sum stops where [`hyp2f1`]'s alone would, so every
+/// value is the same to the bit. `terms` is scratch space.
+pub fn hyp2f1_many(a: f64, b: f64, c: f64, zs: &[f64], out: &mut [f64], terms: &mut Vec<f64>) {
+    terms.clear();
+    terms.resize(zs.len(), 1.0);
+    out.fill(1.0);
+    // Terms still adding to their sum; a finished one is marked NaN.
+    let mut left = zs.len();
     for n in 0..200_000 {
-        let n = n as f64;
-        term *= (a + n) * (b + n) / ((c + n) * (n + 1.0)) * z;
-        sum += term;
-        if term.abs() <= 1e-17 * sum.abs() {
+        if left == 0 {
             break;
         }
+        let n = n as f64;
+        let coefficient = (a + n) * (b + n) / ((c + n) * (n + 1.0));
+        for ((term, sum), z) in terms.iter_mut().zip(out.iter_mut()).zip(zs) {
+            if term.is_nan() {
+                continue;
+            }
+            *term *= coefficient * z;
+            *sum += *term;
+            if term.abs() <= 1e-17 * sum.abs() {
+                *term = f64::NAN;
+                left -= 1;
+            }
+        }
     }
-    sum
 }
 
 /// Sum `f` over `0..n` on every core. The range is cut into the same chunks whatever the
@@ -434,20 +455,78 @@ impl BgNbd {
     /// E[Y(h) | x, tₓ, T]: expected purchases in the next `h` units (Fader, Hardie & Lee 2005,
     /// eq. 10).
     pub fn expected_purchases(&self, x: f64, tx: f64, t: f64, h: f64) -> f64 {
-        if h <= 0.0 {
-            return 0.0;
-        }
+        let mut out = [0.0];
+        self.expected_purchases_many(x, tx, t, &[h], &mut out, &mut Scratch::default());
+        out[0]
+    }
+
+    /// [`BgNbd::expected_purchases`] for each horizon of `hs` into `out`, sharing the series.
+    pub fn expected_purchases_many(&self, x: f64, tx: f64, t: f64, hs: &[f64], out: &mut [f64], scratch: &mut Scratch) {
         let BgNbd { r, alpha, a, b } = *self;
         let (ha, hb, hc) = (r + x, b + x, a + b + x - 1.0);
-        let z = h / (alpha + t + h);
-        let mut ln_hyp = hyp2f1(ha, hb, hc, z).ln();
-        if !ln_hyp.is_finite() {
-            ln_hyp = hyp2f1(hc - ha, hc - hb, hc, z).ln() + (hc - ha - hb) * (1.0 - z).ln();
-        }
+        scratch.z.clear();
+        scratch.z.extend(hs.iter().map(|h| if *h <= 0.0 { 0.0 } else { h / (alpha + t + h) }));
+        scratch.hyp.clear();
+        scratch.hyp.resize(hs.len(), 0.0);
+        hyp2f1_many(ha, hb, hc, &scratch.z, &mut scratch.hyp, &mut scratch.terms);
         let first = (a + b + x - 1.0) / (a - 1.0);
-        let second = 1.0 - (ln_hyp + (r + x) * ((alpha + t) / (alpha + t + h)).ln()).exp();
         let denominator = if x > 0.0 { 1.0 + (a / (b + x - 1.0)) * ((alpha + t) / (alpha + tx)).powf(r + x) } else { 1.0 };
-        first * second / denominator
+        for (k, h) in hs.iter().enumerate() {
+            if *h <= 0.0 {
+                out[k] = 0.0;
+                continue;
+            }
+            let z = scratch.z[k];
+            let mut ln_hyp = scratch.hyp[k].ln();
+            if !ln_hyp.is_finite() {
+                ln_hyp = hyp2f1(hc - ha, hc - hb, hc, z).ln() + (hc - ha - hb) * (1.0 - z).ln();
+            }
+            let second = 1.0 - (ln_hyp + (r + x) * ((alpha + t) / (alpha + t + h)).ln()).exp();
+            out[k] = first * second / denominator;
+        }
+    }
+}
+
+/// Space [`BgNbd::expected_purchases_many`] reuses from one customer to the next.
+#[derive(Default)]
+pub struct Scratch {
+    z: Vec<f64>,
+    hyp: Vec<f64>,
+    terms: Vec<f64>,
+}
+
+/// The horizons a customer is scored at, and the discount of each step's purchases: the same for
+/// every customer, so worked out once.
+struct Horizons {
+    /// The whole horizon, the next period, then each step's end.
+    hs: Vec<f64>,
+    /// (1 + rate)^years at each step's end.
+    discount: Vec<f64>,
+}
+
+impl Horizons {
+    fn new(spec: &Prediction, next: f64) -> Horizons {
+        let k = steps(spec);
+        let ends: Vec<f64> = (1..=k).map(|i| spec.horizon * i as f64 / k as f64).collect();
+        let discount = ends.iter().map(|h| (1.0 + spec.discount_rate).powf(h * spec.unit.days() / 365.25)).collect();
+        let mut hs = vec![spec.horizon, next];
+        hs.extend(ends);
+        Horizons { hs, discount }
+    }
+
+    /// A customer's (expected purchases over the horizon, in the next period, and the discounted
+    /// value of their purchases at `value` each); `e` is space for the expectations.
+    fn score(&self, bg: &BgNbd, x: f64, tx: f64, t: f64, value: f64, e: &mut Vec<f64>, scratch: &mut Scratch) -> (f64, f64, f64) {
+        e.clear();
+        e.resize(self.hs.len(), 0.0);
+        bg.expected_purchases_many(x, tx, t, &self.hs, e, scratch);
+        let mut before = 0.0;
+        let mut total = 0.0;
+        for (e, d) in e[2..].iter().zip(&self.discount) {
+            total += (e - before) * value / d;
+            before = *e;
+        }
+        (e[0], e[1], total)
     }
 }
 
@@ -467,17 +546,7 @@ fn steps(spec: &Prediction) -> usize {
 /// A customer's predicted revenue over the horizon discounted to the period's end: the expected
 /// purchases of each step, times the expected value, at the yearly rate from the step's end.
 pub fn discounted_value(bg: &BgNbd, spec: &Prediction, x: f64, tx: f64, t: f64, value: f64) -> f64 {
-    let k = steps(spec);
-    let mut before = 0.0;
-    let mut total = 0.0;
-    for i in 1..=k {
-        let h = spec.horizon * i as f64 / k as f64;
-        let e = bg.expected_purchases(x, tx, t, h);
-        let years = h * spec.unit.days() / 365.25;
-        total += (e - before) * value / (1.0 + spec.discount_rate).powf(years);
-        before = e;
-    }
-    total
+    Horizons::new(spec, 0.0).score(bg, x, tx, t, value, &mut Vec::new(), &mut Scratch::default()).2
 }
 
 fn column(batch: &RecordBatch, name: &str) -> Result<Vec<Option<f64>>, String> {
@@ -607,16 +676,26 @@ pub fn fit(spec: &Prediction, batches: &[RecordBatch]) -> Result<Computed, Strin
             spec.min_repeat_buyers
         )));
     }
+    let started = std::time::Instant::now();
     let bg = match fit_bgnbd(&i.x, &i.tx, &i.t) {
         Ok(f) => f,
         Err(why) => return Ok(Computed::Off(why)),
     };
     let rx: Vec<f64> = repeat.iter().map(|&k| i.x[k]).collect();
     let rm: Vec<f64> = repeat.iter().map(|&k| i.m[k]).collect();
+    let bg_millis = started.elapsed().as_millis() as u64;
     let gg = match fit_gamma_gamma(&rx, &rm) {
         Ok(f) => f,
         Err(why) => return Ok(Computed::Off(why)),
     };
+    tracing::info!(
+        customers = n,
+        bg_millis,
+        bg_iterations = bg.iterations,
+        gg_millis = started.elapsed().as_millis() as u64 - bg_millis,
+        gg_iterations = gg.iterations,
+        "predicted-value model fitted"
+    );
     if (bg.params.a - 1.0).abs() < 1e-6 {
         return Ok(Computed::Off("the BG/NBD fit gives a = 1, where expected purchases have no finite value".into()));
     }
@@ -680,6 +759,8 @@ pub fn score(spec: &Prediction, sql_schema: &SchemaRef, batches: &[RecordBatch])
     let gg = GammaGamma { p: p("p")?, q: p("q")?, gamma: p("gamma")? };
     let next = p("next_units")?;
     let n = i.x.len();
+    let started = std::time::Instant::now();
+    let horizons = Horizons::new(spec, next);
     // Customers with the same (x, tₓ, T) have the same predictions: most of a large lake's
     // one-time buyers share a handful of first-purchase days.
     let threads = if n < 50_000 { 1 } else { std::thread::available_parallelism().map(|t| t.get()).unwrap_or(2).min(8) };
@@ -688,22 +769,19 @@ pub fn score(spec: &Prediction, sql_schema: &SchemaRef, batches: &[RecordBatch])
         let handles: Vec<_> = (0..threads)
             .map(|k| (k * chunk, ((k + 1) * chunk).min(n)))
             .map(|(lo, hi)| {
-                let i = &i;
+                let (i, horizons) = (&i, &horizons);
                 s.spawn(move || {
                     let mut memo: std::collections::HashMap<(u64, u64, u64), [f64; 4]> = std::collections::HashMap::new();
                     let mut out: [Vec<f64>; 6] = Default::default();
+                    let (mut e, mut scratch) = (Vec::new(), Scratch::default());
                     for k in lo..hi {
                         let (x, tx, t, m) = (i.x[k], i.tx[k], i.t[k], i.m[k]);
                         let key = (x.to_bits(), tx.to_bits(), t.to_bits());
                         // P(alive), expected purchases over the horizon and the next period, and the
                         // discounted value of a purchase worth 1.
                         let [alive, horizon, next_period, discounted] = *memo.entry(key).or_insert_with(|| {
-                            [
-                                bg.p_alive(x, tx, t),
-                                bg.expected_purchases(x, tx, t, spec.horizon),
-                                bg.expected_purchases(x, tx, t, next),
-                                discounted_value(&bg, spec, x, tx, t, 1.0),
-                            ]
+                            let (horizon, next_period, discounted) = horizons.score(&bg, x, tx, t, 1.0, &mut e, &mut scratch);
+                            [bg.p_alive(x, tx, t), horizon, next_period, discounted]
                         });
                         let value = if m.is_nan() { gg.expected_value(0.0, 0.0) } else { gg.expected_value(x, m) };
                         out[0].push(alive);
@@ -719,6 +797,7 @@ pub fn score(spec: &Prediction, sql_schema: &SchemaRef, batches: &[RecordBatch])
             .collect();
         handles.into_iter().map(|h| h.join().expect("score thread")).collect()
     });
+    tracing::info!(customers = n, millis = started.elapsed().as_millis() as u64, "customers scored");
     let mut cols: [Vec<f64>; 6] = Default::default();
     for part in parts {
         for (c, v) in cols.iter_mut().zip(part) {
@@ -776,6 +855,33 @@ mod tests {
         for z in [0.1f64, 0.5, 0.9] {
             assert!((hyp2f1(1.0, 1.0, 2.0, z) - (-(1.0 - z).ln() / z)).abs() < 1e-12, "{z}");
             assert!((hyp2f1(0.7, 2.5, 2.5, z) - (1.0f64 - z).powf(-0.7)).abs() < 1e-12, "{z}");
+        }
+    }
+
+    /// Summing the series for several z at once gives each z the bits the plain series (the one
+    /// pareto used before, kept here) gives it alone.
+    #[test]
+    fn the_shared_series_gives_every_z_the_plain_series_bits() {
+        fn plain(a: f64, b: f64, c: f64, z: f64) -> f64 {
+            let mut term = 1.0;
+            let mut sum = 1.0;
+            for n in 0..200_000 {
+                let n = n as f64;
+                term *= (a + n) * (b + n) / ((c + n) * (n + 1.0)) * z;
+                sum += term;
+                if term.abs() <= 1e-17 * sum.abs() {
+                    break;
+                }
+            }
+            sum
+        }
+        let zs = [0.0, 0.05, 0.3, 0.43, 0.5, 0.77, 0.9, 0.97];
+        let (mut out, mut terms) = (vec![0.0; zs.len()], Vec::new());
+        for (a, b, c) in [(21.2, 40.4, 39.6), (1.187, 20.35, 19.54), (0.24, 2.43, 2.22), (1.0, 1.0, 2.0)] {
+            hyp2f1_many(a, b, c, &zs, &mut out, &mut terms);
+            for (z, got) in zs.iter().zip(&out) {
+                assert_eq!(got.to_bits(), plain(a, b, c, *z).to_bits(), "₂F₁({a}, {b}; {c}; {z})");
+            }
         }
     }
 
