@@ -281,12 +281,15 @@ pub fn column_format(name: &str, type_name: &str) -> ColumnFormat {
 }
 
 /// Decimals for a whole column, so its figures line up: money in whole units once any amount
-/// reaches 1,000, other decimals once any reaches 100; otherwise two.
+/// reaches 1,000, other decimals once any reaches 100 or when all are whole; otherwise two.
 pub fn column_decimals<'a>(format: ColumnFormat, values: impl Iterator<Item = &'a Value>) -> usize {
-    let max = values.filter_map(as_f64).map(f64::abs).fold(0.0, f64::max);
+    let figures: Vec<f64> = values.filter_map(as_f64).collect();
+    let max = figures.iter().map(|f| f.abs()).fold(0.0, f64::max);
     match format {
         ColumnFormat::Money if max >= 1000.0 => 0,
         ColumnFormat::Decimal if max >= 100.0 => 0,
+        // Whole numbers in a decimal column (hour targets of 2, 8 and 24) need no decimals.
+        ColumnFormat::Decimal if !figures.is_empty() && figures.iter().all(|f| f.fract() == 0.0) => 0,
         ColumnFormat::Integer => 0,
         ColumnFormat::Percent | ColumnFormat::Change | ColumnFormat::Points => 1,
         _ => 2,
