@@ -4,6 +4,11 @@
 //! and Spark's `min_by`, DuckDB's `arg_min`). `first_value(value ORDER BY key)` says the same
 //! but is an ordered aggregate, which DataFusion runs row by row: over the 20M purchase days of a
 //! million customers it took 16 s of CPU where `min_by` takes well under one.
+//!
+//! `count_distinct(x)`: how many different whole numbers (ids, dates, timestamps) `x` holds, kept
+//! in a compressed bitmap (roaring). Over a whole table's ids it is what `COUNT(DISTINCT x)` is,
+//! without DataFusion's hash table of every id: 20.9M order ids took 6 s of CPU and 1 GiB grouped,
+//! and take well under a second and a few MB here.
 
 use std::sync::Arc;
 
@@ -20,6 +25,7 @@ use datafusion::prelude::SessionContext;
 /// Register pareto's functions in `ctx`.
 pub fn register(ctx: &SessionContext) {
     ctx.register_udaf(AggregateUDF::from(MinBy::new()));
+    ctx.register_udaf(AggregateUDF::from(CountDistinct::new()));
 }
 
 /// `min_by(value, key)`. Rows whose key or value is NULL are left out (NULL for a group without
@@ -209,6 +215,108 @@ impl<T: ArrowPrimitiveType + Send> GroupsAccumulator for MinByGroups<T> {
     }
 }
 
+/// `count_distinct(x)`: the number of different values of `x` (NULLs left out; 0 without any),
+/// for integers, dates and timestamps. Meant for a whole table or a few groups: each group keeps
+/// a bitmap of its own.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct CountDistinct {
+    signature: Signature,
+}
+
+impl CountDistinct {
+    pub fn new() -> Self {
+        CountDistinct { signature: Signature::user_defined(Volatility::Immutable) }
+    }
+}
+
+impl Default for CountDistinct {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AggregateUDFImpl for CountDistinct {
+    fn name(&self) -> &str {
+        "count_distinct"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        let [x] = arg_types else {
+            return plan_err!("count_distinct takes one argument: the values to count");
+        };
+        if !key_ok(x) && *x != DataType::UInt64 {
+            return plan_err!("count_distinct counts integers, dates and timestamps, not {x}; for other values use COUNT(DISTINCT …)");
+        }
+        Ok(vec![x.clone()])
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Int64)
+    }
+
+    fn is_nullable(&self) -> bool {
+        false
+    }
+
+    fn default_value(&self, _data_type: &DataType) -> Result<ScalarValue> {
+        Ok(ScalarValue::Int64(Some(0)))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(vec![Arc::new(Field::new(format!("{}[bitmap]", args.name), DataType::Binary, true))])
+    }
+
+    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::<Distinct>::default())
+    }
+}
+
+/// The values seen, as unsigned numbers in the same order (the sign bit flipped).
+#[derive(Debug, Default)]
+struct Distinct(roaring::RoaringTreemap);
+
+impl Accumulator for Distinct {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let v = cast(&values[0], &DataType::Int64)?;
+        let v = v.as_primitive::<Int64Type>();
+        if v.null_count() == 0 {
+            for x in v.values() {
+                self.0.insert((*x as u64) ^ (1 << 63));
+            }
+        } else {
+            for x in v.iter().flatten() {
+                self.0.insert((x as u64) ^ (1 << 63));
+            }
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        Ok(ScalarValue::Int64(Some(self.0.len() as i64)))
+    }
+
+    fn size(&self) -> usize {
+        self.0.serialized_size() + size_of::<Self>()
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        let mut bytes = Vec::with_capacity(self.0.serialized_size());
+        self.0.serialize_into(&mut bytes)?;
+        Ok(vec![ScalarValue::Binary(Some(bytes))])
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        for bytes in states[0].as_binary::<i32>().iter().flatten() {
+            self.0 |= roaring::RoaringTreemap::deserialize_from(bytes)?;
+        }
+        Ok(())
+    }
+}
+
 /// `min_by` for one group (where DataFusion does not group), on the groups accumulator.
 struct OneGroup(Box<dyn GroupsAccumulator + Sync>);
 
@@ -295,6 +403,43 @@ mod tests {
             .await,
             "+---+-----+\n| i | f   |\n+---+-----+\n| 1 | 0.5 |\n+---+-----+"
         );
+    }
+
+    #[tokio::test]
+    async fn count_distinct_counts_each_value_once() {
+        // Negative and huge ids, NULLs, dates and timestamps; in groups and without.
+        let rows = "(1, -5, DATE '2024-03-01', TIMESTAMP '2024-03-01 10:00:00'), (1, -5, DATE '2024-03-01', TIMESTAMP '2024-03-01 10:00:00'), \
+                    (1, 9223372036854775807, DATE '2024-03-02', TIMESTAMP '2024-03-01 10:00:01'), (1, NULL, NULL, NULL), \
+                    (2, -9223372036854775808, DATE '2024-03-01', TIMESTAMP '1969-12-31 23:59:59'), (2, 0, DATE '1969-12-31', TIMESTAMP '1970-01-01 00:00:00'), \
+                    (3, NULL, NULL, NULL)";
+        let sql = format!(
+            "SELECT g, count_distinct(k) AS ids, count_distinct(d) AS days, COUNT(DISTINCT k) AS check_ids, \
+             count_distinct(ts) AS instants, count_distinct(k) FILTER (WHERE k < 0) AS negative \
+             FROM (VALUES {rows}) AS t(g, k, d, ts) GROUP BY g ORDER BY g"
+        );
+        assert_eq!(
+            one(&sql).await,
+            "+---+-----+------+-----------+----------+----------+\n\
+             | g | ids | days | check_ids | instants | negative |\n\
+             +---+-----+------+-----------+----------+----------+\n\
+             | 1 | 2   | 2    | 2         | 2        | 1        |\n\
+             | 2 | 2   | 2    | 2         | 2        | 1        |\n\
+             | 3 | 0   | 0    | 0         | 0        | 0        |\n\
+             +---+-----+------+-----------+----------+----------+"
+        );
+        // A whole table at once, split over partitions and merged; and an empty one.
+        let ctx = SessionContext::new_with_config(datafusion::prelude::SessionConfig::new().with_target_partitions(4));
+        register(&ctx);
+        let sql = "SELECT count_distinct(v % 70000) AS a, COUNT(DISTINCT v % 70000) AS b, count_distinct(v) FILTER (WHERE v < 0) AS none \
+                   FROM generate_series(1, 300000) AS t(v)";
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches).unwrap().to_string();
+        assert_eq!(
+            text,
+            "+-------+-------+------+\n| a     | b     | none |\n+-------+-------+------+\n| 70000 | 70000 | 0    |\n+-------+-------+------+"
+        );
+        let err = ctx.sql("SELECT count_distinct('a')").await.unwrap_err().to_string();
+        assert!(err.contains("count_distinct counts integers, dates and timestamps, not Utf8"), "{err}");
     }
 
     #[tokio::test]

@@ -400,6 +400,27 @@ fn amounts_that_are_not_finite_numbers_are_flagged_in_data_health() {
     assert!(text.contains("out of range: amount or cost not a finite number"), "the report lists it under data health:\n{text}");
 }
 
+/// Rows beyond the first of each id: order 101 once more and 102 twice more (one of them on
+/// another day) are three duplicates of ten orders; nothing else in the hand lake repeats.
+#[test]
+fn duplicate_ids_are_counted_as_the_rows_beyond_the_first() {
+    let p = TestProject::bundled();
+    p.file("pareto.toml", &config(crate::support::closed_port(), ""));
+    lake::write(&p.root);
+    let again = lake::orders_batch(&[
+        (101, 1, "2026-11-16T09:00:00Z", 10000, Some(6000), "web"),
+        (102, 2, "2026-11-17T10:00:00Z", 25050, None, "sales"),
+        (102, 2, "2026-11-19T10:00:00Z", 100, None, "sales"),
+    ]);
+    lake::write_parquet(&p.path("lake/orders/part-2.parquet"), &again);
+    p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23T07:00", "--dry-run"]).expect(0);
+    let row = data_health(&p, "orders", "duplicate keys");
+    crate::support::same(&row, serde_json::json!({"problem": 3, "rows": 10, "share": 0.3, "status": "problem"}));
+    for table in ["customers", "tickets"] {
+        crate::support::same(&data_health(&p, table, "duplicate keys"), serde_json::json!({"problem": 0, "status": "ok"}));
+    }
+}
+
 #[test]
 fn concurrent_previews_of_one_period_leave_one_whole_folder() {
     let server = SmtpServer::start(Options::default());
