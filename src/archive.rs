@@ -71,6 +71,9 @@ pub struct QueryRecord {
     pub name: String,
     pub file: String,
     pub rows: usize,
+    /// When it started, in milliseconds after the run's first query started (with `millis`, a
+    /// timeline of which queries ran side by side).
+    pub started_ms: u128,
     pub millis: u128,
     /// The most memory the query's operators held at once (MiB).
     pub peak_mib: f64,

@@ -748,8 +748,11 @@ async fn run_queries(
 ) -> Result<BTreeMap<String, QueryResult>, RunError> {
     let mut writes = Vec::new();
     let mut progress = show_progress.then(|| crate::progress::Progress::new(graph.order.len()));
+    let begun = std::time::Instant::now();
+    let mut started: BTreeMap<String, u128> = BTreeMap::new();
     let results = query::run(scopes, graph, queries, options, |event| match event {
         query::Event::Started(name) => {
+            started.insert(name.to_string(), begun.elapsed().as_millis());
             if let Some(p) = progress.as_mut() {
                 p.started(name)
             }
@@ -771,6 +774,7 @@ async fn run_queries(
                     name: r.name.clone(),
                     file: queries[query::source(&r.name, queries).0].file.display().to_string(),
                     rows: r.rows,
+                    started_ms: started.get(&r.name).copied().unwrap_or_else(|| begun.elapsed().as_millis().saturating_sub(r.elapsed.as_millis())),
                     millis: r.elapsed.as_millis(),
                     peak_mib: mib(r.peak_bytes),
                     result_mib: mib(r.result_bytes),

@@ -132,6 +132,18 @@ fn weekly_report_arrives_as_multipart_email_matching_the_archive() {
         run["queries"].as_array().unwrap().iter().map(|q| (q["name"].as_str().unwrap().to_string(), q["rows"].as_u64().unwrap())).collect();
     // Every query, in an order where each comes after those it reads, with its row count.
     assert_eq!(rows.len(), 35, "{rows:?}");
+    // Each query's start is recorded, after the run's first: a timeline where a query starts only
+    // once what it reads is done.
+    let at = |name: &str| {
+        let q = run["queries"].as_array().unwrap().iter().find(|q| q["name"] == name).unwrap();
+        (q["started_ms"].as_u64().unwrap(), q["millis"].as_u64().unwrap())
+    };
+    assert_eq!(run["queries"].as_array().unwrap().iter().map(|q| q["started_ms"].as_u64().unwrap()).min(), Some(0));
+    for (reader, read) in
+        [("customer_facts", "customer_orders"), ("value_tiers", "value_tiers_scores"), ("headline", "customer_facts__prev")]
+    {
+        assert!(at(reader).0 >= at(read).0 + at(read).1, "{reader} {:?} started before {read} {:?} was done", at(reader), at(read));
+    }
     // Rendering is timed, with what it made: twelve charts, and an HTML part Gmail shows whole.
     assert_eq!(run["render"]["charts"], 12, "{}", run["render"]);
     assert!(run["render"]["millis"].is_u64() && run["render"]["chart_bytes"].as_u64().unwrap() > 12 * 500, "{}", run["render"]);
