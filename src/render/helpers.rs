@@ -653,6 +653,11 @@ fn chart_spec(h: &Helper, r: &Handlebars, ctx: &Context) -> Result<Result<chart:
 // says why ("Not available: …", "No rows.").
 fn chart_html(h: &Helper, r: &Handlebars, ctx: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
     let Ok(spec) = chart_spec(h, r, ctx)? else { return Ok(()) };
+    // Rows but not one figure (a CSAT trend where nobody rated): no empty picture either; the
+    // text part's sentence says there was nothing to draw.
+    if spec.series.iter().all(|s| s.points.is_empty()) {
+        return Ok(());
+    }
     let alt = h.hash_get("alt").and_then(|v| v.value().as_str()).map(str::to_string).unwrap_or_else(|| spec.takeaway());
     let png = chart::png(&spec).map_err(|e| RenderError::from(RenderErrorReason::Other(format!("`chart`: {e}"))))?;
     let cid = chart::keep(png, spec.width, spec.height, &alt);
@@ -741,6 +746,15 @@ mod tests {
         assert_eq!(images.len(), 1);
         let png = &images[0].png;
         assert_eq!((u32::from_be_bytes(png[16..20].try_into().unwrap()), u32::from_be_bytes(png[20..24].try_into().unwrap())), (240, 64));
+    }
+
+    #[test]
+    fn a_chart_without_one_figure_draws_nothing_and_says_so_in_text() {
+        let mut data = triangle();
+        data["r"]["rows"] = json!([{ "cohort": "2026-01", "m1": null, "m2": null }, { "cohort": "2026-02", "m1": null, "m2": null }]);
+        let (out, images) = chart::collecting(|| html(r#"{{chart "sparkline" result=r x="cohort" y="m2" title="CSAT"}}"#, data.clone()));
+        assert_eq!((out.unwrap().as_str(), images.len()), ("", 0));
+        assert_eq!(text(r#"{{chart "sparkline" result=r x="cohort" y="m2" title="CSAT"}}"#, data).unwrap(), "CSAT: no figures to draw.");
     }
 
     #[test]
