@@ -248,7 +248,7 @@ impl AggregateUDFImpl for CountDistinct {
         let [x] = arg_types else {
             return plan_err!("count_distinct takes one argument: the values to count");
         };
-        if !key_ok(x) && *x != DataType::UInt64 {
+        if !key_ok(x) {
             return plan_err!("count_distinct counts integers, dates and timestamps, not {x}; for other values use COUNT(DISTINCT …)");
         }
         Ok(vec![x.clone()])
