@@ -440,6 +440,9 @@ mod tests {
         );
         let err = ctx.sql("SELECT count_distinct('a')").await.unwrap_err().to_string();
         assert!(err.contains("count_distinct counts integers, dates and timestamps, not Utf8"), "{err}");
+        // Unsigned 64-bit values past 2^63 would not fit the bitmap's key: refused, not miscounted.
+        let err = ctx.sql("SELECT count_distinct(CAST(1 AS BIGINT UNSIGNED))").await.unwrap_err().to_string();
+        assert!(err.contains("count_distinct counts integers, dates and timestamps, not UInt64"), "{err}");
     }
 
     #[tokio::test]
