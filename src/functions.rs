@@ -24,8 +24,14 @@ use datafusion::prelude::SessionContext;
 
 /// Register pareto's functions in `ctx`.
 pub fn register(ctx: &SessionContext) {
-    ctx.register_udaf(AggregateUDF::from(MinBy::new()));
-    ctx.register_udaf(AggregateUDF::from(CountDistinct::new()));
+    for f in aggregates() {
+        ctx.register_udaf(f.as_ref().clone());
+    }
+}
+
+/// pareto's aggregate functions (a Ballista scheduler and its executors register them too).
+pub fn aggregates() -> Vec<Arc<AggregateUDF>> {
+    vec![Arc::new(AggregateUDF::from(MinBy::new())), Arc::new(AggregateUDF::from(CountDistinct::new()))]
 }
 
 /// `min_by(value, key)`. Rows whose key or value is NULL are left out (NULL for a group without

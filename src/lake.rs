@@ -40,6 +40,10 @@ pub enum LakeError {
     Conflict { table: String, column: String, first: String, first_type: String, other: String, other_type: String },
     #[error("lake table `{table}`: {cause}")]
     Table { table: String, cause: String },
+    #[error(
+        "the Ballista scheduler at {engine} does not answer ({cause}); start it (`pareto cluster scheduler`) and its executors, or set `engine = \"embedded\"` for the job"
+    )]
+    Scheduler { engine: String, cause: String },
     #[error("lake table `{table}` breaks the data contract: {}", .problems.join("; "))]
     Contract { table: String, problems: Vec<String> },
 }
@@ -68,6 +72,14 @@ pub fn runtime(limit: Option<usize>) -> Arc<RuntimeEnv> {
 /// changed for a run with its environment variable (`DATAFUSION_EXECUTION_TARGET_PARTITIONS=4`
 /// for `datafusion.execution.target_partitions`), pareto's own defaults below included.
 pub fn session_on(runtime: Arc<RuntimeEnv>) -> SessionContext {
+    let ctx = SessionContext::new_with_config_rt(config(), runtime);
+    crate::functions::register(&ctx);
+    ctx
+}
+
+/// pareto's session settings: DataFusion's, with the defaults below, and any `DATAFUSION_*`
+/// environment variable over both.
+pub fn config() -> SessionConfig {
     let defaults = [
         // Filters are applied after decoding: pareto's filters mostly keep most of a table's rows
         // (everything before the period's end), where decoding the filter columns first and then
@@ -89,9 +101,7 @@ pub fn session_on(runtime: Arc<RuntimeEnv>) -> SessionContext {
             config = config.set_bool(key, value);
         }
     }
-    let ctx = SessionContext::new_with_config_rt(config, runtime);
-    crate::functions::register(&ctx);
-    ctx
+    config
 }
 
 /// A DataFusion session with pareto's settings and unbounded memory.
@@ -200,23 +210,26 @@ pub fn open(spec: &str, base: &Path) -> Result<Lake, LakeError> {
     if !url.path().ends_with('/') {
         url.set_path(&format!("{}/", url.path()));
     }
-    let store: Arc<dyn ObjectStore> = match url.scheme() {
-        "s3" | "s3a" => {
-            Arc::new(object_store::aws::AmazonS3Builder::from_env().with_url(url.as_str()).build().map_err(|e| bad(e.to_string()))?)
-        }
-        "gs" => Arc::new(
-            object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(url.as_str()).build().map_err(|e| bad(e.to_string()))?,
-        ),
-        "az" | "abfs" | "abfss" => {
-            Arc::new(object_store::azure::MicrosoftAzureBuilder::from_env().with_url(url.as_str()).build().map_err(|e| bad(e.to_string()))?)
-        }
-        "http" | "https" => Arc::new(
-            object_store::http::HttpBuilder::new().with_url(url.origin().ascii_serialization()).build().map_err(|e| bad(e.to_string()))?,
-        ),
-        other => return Err(bad(format!("`{other}://` is not a supported scheme; use a path, file://, s3://, gs://, az:// or https://"))),
-    };
+    let store = store_for(&url).map_err(bad)?;
     let prefix = StorePath::from_url_path(url.path()).map_err(|e| bad(e.to_string()))?;
     Ok(Lake { url, shown, store, prefix })
+}
+
+/// The object store for a remote lake URL (`s3://`, `gs://`, `az://`, `https://`), with its
+/// credentials and settings from the environment (`AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT`, …).
+pub fn store_for(url: &Url) -> Result<Arc<dyn ObjectStore>, String> {
+    let e = |e: object_store::Error| e.to_string();
+    Ok(match url.scheme() {
+        "s3" | "s3a" => Arc::new(object_store::aws::AmazonS3Builder::from_env().with_url(url.as_str()).build().map_err(e)?),
+        "gs" => Arc::new(object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(url.as_str()).build().map_err(e)?),
+        "az" | "abfs" | "abfss" => {
+            Arc::new(object_store::azure::MicrosoftAzureBuilder::from_env().with_url(url.as_str()).build().map_err(e)?)
+        }
+        "http" | "https" => {
+            Arc::new(object_store::http::HttpBuilder::new().with_url(url.origin().ascii_serialization()).build().map_err(e)?)
+        }
+        other => return Err(format!("`{other}://` is not a supported scheme; use a path, file://, s3://, gs://, az:// or https://")),
+    })
 }
 
 impl Lake {

@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod archive;
 pub mod burst;
 pub mod clock;
+pub mod cluster;
 pub mod contract;
 pub mod deliver;
 pub mod exit;

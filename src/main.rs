@@ -32,18 +32,23 @@ fn log_filter(spec: Option<String>, default: &str) -> tracing_subscriber::EnvFil
 fn main() -> ExitCode {
     let args = cli::Args::parse();
     // The daemon logs what it does by default; one-shot commands only warnings.
-    let default = if matches!(args.command, cli::Command::Serve(_)) { "info" } else { "warn" };
+    let default = if matches!(args.command, cli::Command::Serve(_) | cli::Command::Cluster(_)) { "info" } else { "warn" };
     let filter = log_filter(std::env::var("PARETO_LOG").ok(), default);
     // Logs go through a writer that replaces every secret pareto knows of (the SMTP password,
     // object-store keys), whatever the level and whichever crate logs.
     pareto::secrets::register_env();
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(pareto::secrets::Stderr::new).with_target(false);
+    // Colours only on a terminal: a log file or journal gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(pareto::secrets::Stderr::new).with_target(false).with_ansi(ansi);
     if args.log_format == cli::LogFormat::Json {
         builder.json().init();
     } else {
         builder.init();
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    // Deep plans are encoded and decoded recursively (a cluster's plans travel as protobuf): the
+    // threads get Ballista's 32 MiB stacks (reserved, not used, until a plan needs them).
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_stack_size(32 << 20).build().expect("tokio runtime");
     match runtime.block_on(cli::run(args)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

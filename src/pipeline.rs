@@ -304,8 +304,20 @@ pub async fn prepare_with(
 ) -> Result<Prepared, LakeError> {
     // Both sessions share one memory pool, so `[lake] memory_limit` bounds the run as a whole.
     let runtime = lake::runtime(project.config.memory_limit);
-    let current = lake::session_on(runtime.clone());
-    let previous = lake::session_on(runtime);
+    let (current, previous) = match &job.engine {
+        crate::cluster::Engine::Embedded => (lake::session_on(runtime.clone()), lake::session_on(runtime)),
+        crate::cluster::Engine::Ballista { host, port } => {
+            let engine = job.engine.to_string();
+            if let Err(cause) = crate::cluster::reachable(host, *port, std::time::Duration::from_secs(10)).await {
+                return Err(LakeError::Scheduler { engine, cause });
+            }
+            let session = || {
+                crate::cluster::session(host, *port, runtime.clone())
+                    .map_err(|e| LakeError::Scheduler { engine: engine.clone(), cause: lake::root_cause(&e) })
+            };
+            (session()?, session()?)
+        }
+    };
     let lake = lake::open(&job.lake, &project.root)?;
     lake.attach(&current);
     lake.attach(&previous);
@@ -1025,6 +1037,32 @@ pub async fn check(project: &Project, job: &Job, templates: &Templates, notes: &
     let lake_problem = |e: LakeError| Problem::new(job.file.clone(), e.to_string());
     let as_of = Utc::now();
     let period = Period::last_complete(job.period, as_of, job.tz);
+    // Queries are checked on the embedded engine whatever the job's engine is (a check must not
+    // need the cluster); for a cluster job, each plan is also checked to travel there.
+    let remote = match &job.engine {
+        crate::cluster::Engine::Embedded => false,
+        crate::cluster::Engine::Ballista { host, port } => {
+            if let Err(cause) = crate::cluster::reachable(host, *port, std::time::Duration::from_secs(5)).await {
+                notes.push(format!(
+                    "{}: the Ballista scheduler at {} does not answer now ({cause}); its runs fail until it does",
+                    job.file.display(),
+                    job.engine
+                ));
+            }
+            if !job.lake.contains("://") || job.lake.starts_with("file://") {
+                notes.push(format!(
+                    "{}: runs on {} over a local folder: every executor (and the scheduler) must see `{}` at the same path",
+                    job.file.display(),
+                    job.engine,
+                    job.lake
+                ));
+            }
+            true
+        }
+    };
+    let mut embedded = job.clone();
+    embedded.engine = crate::cluster::Engine::Embedded;
+    let job = &embedded;
     let prepared = match prepare(project, job, &wanted(job), BTreeMap::new(), &period, as_of, project.config.contract).await {
         Ok(p) => p,
         Err(e) => {
@@ -1102,7 +1140,7 @@ pub async fn check(project: &Project, job: &Job, templates: &Templates, notes: &
             }
         }
     }
-    problems.extend(query::check(&scopes, &graph, &queries).await);
+    problems.extend(query::check(&scopes, &graph, &queries, remote).await);
     // Alert rules name columns of their query's result: check them against its planned shape.
     for rule in &job.alerts {
         let Ok(table) = scopes.current.ctx.table_provider(rule.query.as_str()).await else { continue };

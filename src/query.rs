@@ -428,13 +428,22 @@ async fn run_one(scopes: Arc<Scopes>, node: String, q: QueryFile, lagged: bool) 
     let started = Instant::now();
     let node_name = node.clone();
     let scope = scopes.of(lagged);
-    let plan = plan(&scope.ctx, &q, &scope.params).await?;
+    let mut plan = plan(&scope.ctx, &q, &scope.params).await?;
     let failed = |e: DataFusionError| Problem::new(q.file.clone(), format!("query failed: {}", explain_failure(&e)));
+    if crate::cluster::is_remote(&scope.ctx) {
+        plan = crate::cluster::ship(plan, &scope.ctx.state()).await.map_err(failed)?;
+    }
     let df = scope.ctx.execute_logical_plan(plan).await.map_err(|e| sql_problem(&q, &e))?;
     let plan_schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
     let (task, tracked) = crate::lake::tracked_task(&scope.ctx);
     let physical = df.create_physical_plan().await.map_err(|e| sql_problem(&q, &e))?;
-    let batches = datafusion::physical_plan::collect(physical.clone(), task).await.map_err(failed)?;
+    let mut batches = datafusion::physical_plan::collect(physical.clone(), task).await.map_err(failed)?;
+    if crate::cluster::is_remote(&scope.ctx) {
+        // The cluster plans the query again from its logical plan and can come to other
+        // nullability for a column; the result takes the shape planned here, as on the embedded
+        // engine (where a batch's columns fit it, which a column with NULLs would not).
+        batches = batches.into_iter().map(|b| RecordBatch::try_new(plan_schema.clone(), b.columns().to_vec()).unwrap_or(b)).collect();
+    }
     let spilled_bytes = spilled(&physical);
     let schema = batches.first().map(|b| b.schema()).unwrap_or(plan_schema);
     // A model's table is made in Rust from what its SQL returned (on this thread: it is CPU work
@@ -711,7 +720,9 @@ pub async fn run(
 
 /// Plan every query in the graph without running it, registering an empty table of each result's
 /// shape so the queries that read it can be planned too. Returns every problem found.
-pub async fn check(scopes: &Scopes, graph: &Graph, queries: &BTreeMap<String, QueryFile>) -> Vec<Problem> {
+/// With `remote`, each plan must also be one a Ballista cluster can run
+/// ([`crate::cluster::encodable`]).
+pub async fn check(scopes: &Scopes, graph: &Graph, queries: &BTreeMap<String, QueryFile>, remote: bool) -> Vec<Problem> {
     let mut problems = Vec::new();
     let mut failed: BTreeSet<String> = BTreeSet::new();
     for name in &graph.order {
@@ -723,7 +734,7 @@ pub async fn check(scopes: &Scopes, graph: &Graph, queries: &BTreeMap<String, Qu
         }
         let scope = scopes.of(lagged);
         match plan(&scope.ctx, q, &scope.params).await {
-            Ok(plan) => {
+            Ok(mut plan) => {
                 let mut schema: SchemaRef = Arc::new(plan.schema().as_arrow().clone());
                 if let Some(node) = &q.compute {
                     schema = crate::model::prediction::schema(node, &schema);
@@ -732,8 +743,22 @@ pub async fn check(scopes: &Scopes, graph: &Graph, queries: &BTreeMap<String, Qu
                     problems.push(p);
                 }
                 // Creating the physical plan runs the optimizer and type checks that planning skips.
-                if let Err(e) = scope.ctx.state().create_physical_plan(&plan).await {
-                    problems.push(sql_problem(q, &e));
+                if remote {
+                    match crate::cluster::ship(plan.clone(), &scope.ctx.state()).await {
+                        Ok(shipped) => plan = shipped,
+                        Err(e) => {
+                            problems.push(Problem::new(q.file.clone(), format!("cannot run on the Ballista cluster: {}", root_cause(&e))))
+                        }
+                    }
+                }
+                match scope.ctx.state().create_physical_plan(&plan).await {
+                    Err(e) => problems.push(sql_problem(q, &e)),
+                    Ok(physical) if remote => {
+                        if let Err(why) = crate::cluster::encodable(&plan, physical) {
+                            problems.push(Problem::new(q.file.clone(), format!("cannot run on the Ballista cluster: {why}")));
+                        }
+                    }
+                    Ok(_) => {}
                 }
             }
             Err(p) => {

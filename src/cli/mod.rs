@@ -1,6 +1,7 @@
 //! Command-line arguments and one module per subcommand.
 
 mod check;
+mod cluster;
 mod demo;
 mod generate;
 mod history;
@@ -55,6 +56,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Show the runs the ledger recorded: states, attempts, durations, errors.
     History(history::HistoryArgs),
+    /// Start a Ballista scheduler or executor, for jobs with `engine = "ballista://host:port"`.
+    Cluster(cluster::ClusterArgs),
 }
 
 pub async fn run(args: Args) -> anyhow::Result<u8> {
@@ -70,6 +73,7 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
         Command::Plan(a) => plan::run(&root, a).await,
         Command::Serve(a) => serve::run(&root, a).await,
         Command::History(a) => history::run(&root, a),
+        Command::Cluster(a) => cluster::run(a).await,
     }
 }
 

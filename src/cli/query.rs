@@ -125,7 +125,9 @@ pub async fn run(root: &Path, a: QueryArgs) -> anyhow::Result<u8> {
         PeriodArg::Month => PeriodKind::Month,
         PeriodArg::Quarter => PeriodKind::Quarter,
     });
-    let mut job_for_params = job.clone().unwrap_or_else(|| adhoc_job(tz, kind, &lake_spec));
+    let mut job_for_params = job.clone().unwrap_or_else(|| {
+        adhoc_job(tz, kind, &lake_spec, project.config.engine_override.clone().unwrap_or_else(|| project.config.engine.clone()))
+    });
     job_for_params.lake = lake_spec.clone();
     let period = Period::last_complete(kind, as_of, tz);
 
@@ -304,7 +306,7 @@ fn archived_results(project: &pareto::project::Project, spec: &str) -> Result<BT
 }
 
 /// A stand-in job for binding the period parameters when no job is named.
-fn adhoc_job(tz: chrono_tz::Tz, period: PeriodKind, lake: &str) -> pareto::spec::job::Job {
+fn adhoc_job(tz: chrono_tz::Tz, period: PeriodKind, lake: &str, engine: pareto::cluster::Engine) -> pareto::spec::job::Job {
     pareto::spec::job::Job {
         name: "adhoc".into(),
         description: String::new(),
@@ -314,6 +316,7 @@ fn adhoc_job(tz: chrono_tz::Tz, period: PeriodKind, lake: &str) -> pareto::spec:
         tz,
         period,
         lake: lake.into(),
+        engine,
         queries: Vec::new(),
         template: String::new(),
         subject: String::new(),

@@ -56,6 +56,7 @@ struct RawDefaults {
     timezone: Option<String>,
     lake: Option<String>,
     currency: Option<String>,
+    engine: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -138,6 +139,10 @@ pub struct Config {
     pub lake: Option<String>,
     /// `PARETO_LAKE`: replaces every job's lake (an operator pointing all jobs at another copy).
     pub lake_override: Option<String>,
+    /// `[defaults] engine`: where jobs' SQL runs unless a job says otherwise.
+    pub engine: crate::cluster::Engine,
+    /// `PARETO_ENGINE`: replaces every job's engine.
+    pub engine_override: Option<crate::cluster::Engine>,
     pub currency: String,
     pub strict: bool,
     /// `[render] max_rows`: rows of each result a template (and alert) sees, at most.
@@ -288,6 +293,22 @@ pub fn from_text(root: &Path, text: Option<&str>, env: &BTreeMap<String, String>
     {
         bad("defaults.timezone", format!("`{tz}` is not an IANA time zone name such as `Europe/Amsterdam`"));
     }
+    let engine = match raw.defaults.engine.as_deref().map(crate::cluster::Engine::parse) {
+        None => crate::cluster::Engine::Embedded,
+        Some(Ok(e)) => e,
+        Some(Err(why)) => {
+            bad("defaults.engine", why);
+            crate::cluster::Engine::Embedded
+        }
+    };
+    let engine_override = match var("PARETO_ENGINE").map(|t| crate::cluster::Engine::parse(&t)) {
+        None => None,
+        Some(Ok(e)) => Some(e),
+        Some(Err(why)) => {
+            bad("PARETO_ENGINE", why);
+            None
+        }
+    };
     // DataFusion's own settings from DATAFUSION_* variables (read again for each session).
     if let Err(e) = datafusion::prelude::SessionConfig::from_env() {
         let text = e.to_string();
@@ -332,6 +353,8 @@ pub fn from_text(root: &Path, text: Option<&str>, env: &BTreeMap<String, String>
         timezone,
         lake: raw.defaults.lake,
         lake_override: var("PARETO_LAKE"),
+        engine,
+        engine_override,
         currency: raw.defaults.currency.unwrap_or_else(|| "USD".into()),
         strict: raw.render.strict.unwrap_or(true),
         max_rows: raw.render.max_rows.unwrap_or(10_000),

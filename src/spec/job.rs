@@ -22,6 +22,7 @@ struct RawJob {
     timezone: Option<Spanned<String>>,
     period: PeriodKind,
     lake: Option<Spanned<String>>,
+    engine: Option<Spanned<String>>,
     queries: Vec<Spanned<String>>,
     template: Spanned<String>,
     subject: Spanned<String>,
@@ -364,6 +365,8 @@ pub struct Job {
     pub tz: chrono_tz::Tz,
     pub period: PeriodKind,
     pub lake: String,
+    /// Where its SQL runs: `engine` in the job, else `[defaults] engine`; `PARETO_ENGINE` over both.
+    pub engine: crate::cluster::Engine,
     pub queries: Vec<String>,
     pub template: String,
     pub subject: String,
@@ -501,6 +504,15 @@ fn check(raw: RawJob, text: &str, shown: &Path, config: &Config, known: &Known) 
 
     // Whatever secret the lake URL carries is kept out of every log and record from here on.
     crate::secrets::register_url(&lake);
+
+    let engine = match (&config.engine_override, &raw.engine) {
+        (Some(e), _) => e.clone(),
+        (None, Some(text)) => crate::cluster::Engine::parse(text.get_ref()).unwrap_or_else(|why| {
+            problems.push(at(text.span(), format!("`engine`: {why}")));
+            crate::cluster::Engine::Embedded
+        }),
+        (None, None) => config.engine.clone(),
+    };
 
     let mut queries = Vec::new();
     if raw.queries.is_empty() {
@@ -810,6 +822,7 @@ fn check(raw: RawJob, text: &str, shown: &Path, config: &Config, known: &Known) 
         tz: tz.expect("checked"),
         period: raw.period,
         lake,
+        engine,
         queries,
         template,
         subject,
