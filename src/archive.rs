@@ -124,6 +124,8 @@ pub struct RunRecord {
     pub period_start: String,
     pub period_end: String,
     pub as_of: String,
+    /// Where its SQL ran: `embedded`, or the cluster's `ballista://host:port`.
+    pub engine: String,
     pub started_at: String,
     pub finished_at: String,
     /// `sent`, `dry-run`, `no-alerts`, `held`, `failed`, `delivery-unknown`.

@@ -161,10 +161,30 @@ pub async fn ship(plan: LogicalPlan, state: &SessionState) -> Result<LogicalPlan
     .map(|t| t.data)
 }
 
+/// What in `plan` a cluster cannot run, if anything.
+pub fn unsupported(plan: &LogicalPlan) -> Option<String> {
+    let mut why = None;
+    let _ = plan.apply_with_subqueries(|node| {
+        if matches!(node, LogicalPlan::RecursiveQuery(_)) {
+            why = Some(
+                "a recursive query (`WITH RECURSIVE`) needs its work table in one process; \
+                 write it without recursion, or run the job with `engine = \"embedded\"`"
+                    .to_string(),
+            );
+            return Ok(datafusion::common::tree_node::TreeNodeRecursion::Stop);
+        }
+        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+    });
+    why
+}
+
 /// Whether `plan` can be sent to a cluster: its logical plan as pareto sends it, and its physical
 /// plan as the scheduler sends it to the executors. `Err` says what cannot be.
 pub fn encodable(plan: &LogicalPlan, physical: Arc<dyn ExecutionPlan>) -> std::result::Result<(), String> {
     use datafusion_proto::logical_plan::AsLogicalPlan;
+    if let Some(why) = unsupported(plan) {
+        return Err(why);
+    }
     use datafusion_proto::physical_plan::AsExecutionPlan;
     datafusion_proto::protobuf::LogicalPlanNode::try_from_logical_plan(plan, &Codec::default())
         .map_err(|e| format!("its plan cannot be sent to the scheduler: {}", crate::lake::root_cause(&e)))?;

@@ -393,6 +393,7 @@ pub async fn render(project: &Project, job: &Job, opts: &RunOptions, period: Per
         period_start: iso(period.start_instant(job.tz)),
         period_end: iso(period.end_instant(job.tz)),
         as_of: iso(opts.as_of),
+        engine: job.engine.to_string(),
         started_at: iso(started),
         finished_at: String::new(),
         outcome: "failed".into(),

@@ -429,8 +429,22 @@ async fn run_one(scopes: Arc<Scopes>, node: String, q: QueryFile, lagged: bool) 
     let node_name = node.clone();
     let scope = scopes.of(lagged);
     let mut plan = plan(&scope.ctx, &q, &scope.params).await?;
-    let failed = |e: DataFusionError| Problem::new(q.file.clone(), format!("query failed: {}", explain_failure(&e)));
-    if crate::cluster::is_remote(&scope.ctx) {
+    let remote = crate::cluster::is_remote(&scope.ctx);
+    let failed = |e: DataFusionError| {
+        let message = if remote {
+            format!(
+                "query failed on the Ballista cluster: {}; if an executor or the scheduler stopped, run the job again once the cluster is whole (`pareto serve` retries failed runs by itself)",
+                explain_failure(&e)
+            )
+        } else {
+            format!("query failed: {}", explain_failure(&e))
+        };
+        Problem::new(q.file.clone(), message)
+    };
+    if remote {
+        if let Some(why) = crate::cluster::unsupported(&plan) {
+            return Err(Problem::new(q.file.clone(), format!("cannot run on the Ballista cluster: {why}")));
+        }
         plan = crate::cluster::ship(plan, &scope.ctx.state()).await.map_err(failed)?;
     }
     let df = scope.ctx.execute_logical_plan(plan).await.map_err(|e| sql_problem(&q, &e))?;
@@ -438,11 +452,15 @@ async fn run_one(scopes: Arc<Scopes>, node: String, q: QueryFile, lagged: bool) 
     let (task, tracked) = crate::lake::tracked_task(&scope.ctx);
     let physical = df.create_physical_plan().await.map_err(|e| sql_problem(&q, &e))?;
     let mut batches = datafusion::physical_plan::collect(physical.clone(), task).await.map_err(failed)?;
-    if crate::cluster::is_remote(&scope.ctx) {
-        // The cluster plans the query again from its logical plan and can come to other
-        // nullability for a column; the result takes the shape planned here, as on the embedded
-        // engine (where a batch's columns fit it, which a column with NULLs would not).
-        batches = batches.into_iter().map(|b| RecordBatch::try_new(plan_schema.clone(), b.columns().to_vec()).unwrap_or(b)).collect();
+    // A result has the shape its plan declares. DataFusion's batches can say otherwise about
+    // whether a column may hold NULLs (a UNION ALL's batches keep the branch they came from), and
+    // a cluster plans the query again: taking the plan's shape makes the archived result the
+    // same whichever branch came first, and on either engine. (Where a batch does not fit, such as
+    // NULLs in a column declared without, the batches stay as they came.)
+    if let Ok(fitted) =
+        batches.iter().map(|b| RecordBatch::try_new(plan_schema.clone(), b.columns().to_vec())).collect::<Result<Vec<_>, _>>()
+    {
+        batches = fitted;
     }
     let spilled_bytes = spilled(&physical);
     let schema = batches.first().map(|b| b.schema()).unwrap_or(plan_schema);
@@ -744,6 +762,10 @@ pub async fn check(scopes: &Scopes, graph: &Graph, queries: &BTreeMap<String, Qu
                 }
                 // Creating the physical plan runs the optimizer and type checks that planning skips.
                 if remote {
+                    if let Some(why) = crate::cluster::unsupported(&plan) {
+                        problems.push(Problem::new(q.file.clone(), format!("cannot run on the Ballista cluster: {why}")));
+                        continue;
+                    }
                     match crate::cluster::ship(plan.clone(), &scope.ctx.state()).await {
                         Ok(shipped) => plan = shipped,
                         Err(e) => {
@@ -754,7 +776,9 @@ pub async fn check(scopes: &Scopes, graph: &Graph, queries: &BTreeMap<String, Qu
                 match scope.ctx.state().create_physical_plan(&plan).await {
                     Err(e) => problems.push(sql_problem(q, &e)),
                     Ok(physical) if remote => {
-                        if let Err(why) = crate::cluster::encodable(&plan, physical) {
+                        // Sent as DataFusion sends it: optimized (subqueries decorrelated).
+                        let optimized = scope.ctx.state().optimize(&plan);
+                        if let Err(why) = optimized.map_err(|e| root_cause(&e)).and_then(|o| crate::cluster::encodable(&o, physical)) {
                             problems.push(Problem::new(q.file.clone(), format!("cannot run on the Ballista cluster: {why}")));
                         }
                     }

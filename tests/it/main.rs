@@ -5,6 +5,7 @@ mod burst;
 mod cdnow;
 mod check;
 mod cli;
+mod cluster;
 mod daemon;
 mod email;
 mod fuzz;

@@ -5,7 +5,6 @@
 
 use crate::support::TestProject;
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 /// A bundled project on a generated lake of `customers` customers (data to 2026-11-23).
 fn generated(customers: u32) -> TestProject {
@@ -64,23 +63,6 @@ fn customer_facts_of_the_previous_period_derived_in_one_pass_equal_the_full_reco
     }
 }
 
-/// Every file of a run folder, by path relative to it.
-fn files(dir: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let path = e.unwrap().path();
-            if path.is_dir() {
-                todo.push(path);
-            } else {
-                out.insert(path.strip_prefix(dir).unwrap().display().to_string(), std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn a_memory_limit_that_makes_queries_spill_gives_byte_identical_results() {
     // 20,000 customers under a 64 MiB pool: the biggest aggregations (data_quality,
@@ -88,31 +70,11 @@ fn a_memory_limit_that_makes_queries_spill_gives_byte_identical_results() {
     let mut p = generated(20_000);
     p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23", "--dry-run"]).expect(0);
     let dir = p.path("archive/weekly-leadership/2026-W47.preview");
-    let unlimited = files(&dir);
+    let unlimited = crate::support::files(&dir);
     p.env("PARETO_MEMORY_LIMIT", "64MiB");
     p.run(&["run", "weekly-leadership", "--as-of", "2026-11-23", "--dry-run"]).expect(0);
-    let limited = files(&dir);
-    assert_eq!(unlimited.keys().collect::<Vec<_>>(), limited.keys().collect::<Vec<_>>());
-    for (name, bytes) in &unlimited {
-        match name.as_str() {
-            // The run's own times and the message's Date header differ from run to run.
-            "run.json" | "message.eml" => continue,
-            n if n.ends_with(".parquet") => {
-                // Parquet files: the same rows (intermediate results have no order of their own).
-                let rows = |b: &[u8]| {
-                    let path = std::env::temp_dir().join(format!("pareto-test-{}-{}", std::process::id(), n.replace('/', "_")));
-                    std::fs::write(&path, b).unwrap();
-                    let r = pareto::results::read_parquet(&path).unwrap();
-                    std::fs::remove_file(&path).unwrap();
-                    let mut rows: Vec<String> = pareto::results::rows(&r.batches).iter().map(|v| v.to_string()).collect();
-                    rows.sort();
-                    (r.schema, rows)
-                };
-                assert!(rows(bytes) == rows(&limited[name]), "{name} differs with a memory limit");
-            }
-            _ => crate::support::same_bytes(&limited[name], bytes),
-        }
-    }
+    let limited = crate::support::files(&dir);
+    crate::support::same_run(&limited, &unlimited, "with a memory limit");
     // The limited run stayed within its pool, and some of it did spill.
     let run: Value = serde_json::from_str(&p.read("archive/weekly-leadership/2026-W47.preview/run.json")).unwrap();
     let queries = run["queries"].as_array().unwrap();

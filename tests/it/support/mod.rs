@@ -1,6 +1,7 @@
 //! Test harness: temp projects run with the real `pareto` binary, a hand-made lake, and real
 //! servers (aiosmtpd for SMTP, moto for S3) on loopback.
 
+pub mod cluster;
 pub mod daemon;
 pub mod lake;
 pub mod moto;
@@ -205,4 +206,51 @@ print(json.dumps({"sheet": ws.title, "freeze": ws.freeze_panes, "filter": ws.aut
         .expect("python3 with openpyxl (.ci/test installs it)");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// Every file of a run folder, by path relative to it.
+pub fn files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("read {}: {e}", d.display())) {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                out.insert(path.strip_prefix(dir).unwrap().display().to_string(), std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// Two run folders hold the same run: the same files, each byte for byte, but for the run's own
+/// record and the message's Date header (`run.json`, `message.eml`) and Parquet results, which
+/// hold the same schema and rows (an intermediate result has no order of its own).
+#[track_caller]
+pub fn same_run(got: &std::collections::BTreeMap<String, Vec<u8>>, want: &std::collections::BTreeMap<String, Vec<u8>>, how: &str) {
+    assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>(), "the run's files {how}");
+    for (name, bytes) in want {
+        match name.as_str() {
+            "run.json" | "message.eml" => continue,
+            n if n.ends_with(".parquet") => {
+                let rows = |b: &[u8]| {
+                    let path = std::env::temp_dir().join(format!("pareto-test-{}-{}", std::process::id(), n.replace('/', "_")));
+                    std::fs::write(&path, b).unwrap();
+                    let r = pareto::results::read_parquet(&path).unwrap();
+                    std::fs::remove_file(&path).unwrap();
+                    let mut rows: Vec<String> = pareto::results::rows(&r.batches).iter().map(|v| v.to_string()).collect();
+                    rows.sort();
+                    (r.schema, rows)
+                };
+                assert!(rows(bytes) == rows(&got[name]), "{name} differs {how}");
+            }
+            _ => {
+                if got[name] != *bytes {
+                    panic!("{name} differs {how}");
+                }
+            }
+        }
+    }
 }

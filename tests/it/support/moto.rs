@@ -40,6 +40,36 @@ impl Moto {
         assert!(reply.starts_with("HTTP/1.1 200"), "create bucket: {reply}");
     }
 
+    /// Write the hand-made lake (`support::lake`) into `bucket` under `prefix/`.
+    pub fn upload_hand_lake(&self, bucket: &str, prefix: &str) {
+        use object_store::ObjectStoreExt;
+        self.create_bucket(bucket);
+        let local = super::TestProject::new();
+        super::lake::write(&local.root);
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let store = object_store::aws::AmazonS3Builder::new()
+            .with_endpoint(self.endpoint())
+            .with_allow_http(true)
+            .with_bucket_name(bucket)
+            .with_access_key_id("testing")
+            .with_secret_access_key("testing")
+            .with_region("us-east-1")
+            .build()
+            .unwrap();
+        for f in [
+            "customers/customers.parquet",
+            "orders/part-0.parquet",
+            "orders/part-1.parquet",
+            "subscriptions/subscriptions.parquet",
+            "tickets/tickets.parquet",
+            "csat/csat.parquet",
+            "nps/nps.parquet",
+        ] {
+            let bytes = std::fs::read(local.path(&format!("lake/{f}"))).unwrap();
+            rt.block_on(store.put(&object_store::path::Path::from(format!("{prefix}/{f}")), bytes.into())).unwrap();
+        }
+    }
+
     /// The environment variables that point object_store (and so pareto) at this server.
     pub fn env(&self) -> Vec<(String, String)> {
         vec![
