@@ -485,3 +485,26 @@ fn a_zero_byte_parquet_file_is_left_out_with_a_warning() {
     );
     assert_eq!(p.read("archive/daily/2026-11-16/report.txt"), "2 orders, €150\n");
 }
+
+#[test]
+fn an_engine_that_is_not_embedded_or_a_scheduler_address_is_named_where_it_is_written() {
+    let server = SmtpServer::start(Options::default());
+    let mut p = mini(&server);
+    // `[defaults] engine` (config() ends inside `[defaults]`).
+    p.file("pareto.toml", &format!("{}engine = \"spark://10.0.0.5:7077\"\n", config(server.port, "")));
+    let out = run(&p);
+    refused(&out, &server, 2);
+    assert_eq!(
+        out.stderr,
+        "error: pareto.toml: `defaults.engine`: `spark://10.0.0.5:7077` is not `embedded` or a scheduler address such as `ballista://10.0.0.5:50050`\n"
+    );
+    // PARETO_ENGINE, over every job.
+    p.file("pareto.toml", &config(server.port, ""));
+    p.env("PARETO_ENGINE", "ballista://");
+    fails(
+        &run(&p),
+        &server,
+        2,
+        "error: pareto.toml: `PARETO_ENGINE`: `ballista://` is not `embedded` or a scheduler address such as `ballista://10.0.0.5:50050`",
+    );
+}

@@ -41,7 +41,7 @@ fn check_lists_every_problem_not_just_the_first() {
         "\
 jobs/broken.toml:2:12: `schedule`: `0 7 * *` is not a cron expression (Invalid pattern: Pattern must have between 5 and 7 fields.); write e.g. `0 7 * * MON` (minute hour day-of-month month day-of-week)
 jobs/broken.toml:4:12: `queries`: there is no queries/nope.sql (there are: `bad_column`, `missing_table`, `syntax`)
-jobs/typo.toml:2:1: unknown field `schedul`, expected one of `name`, `description`, `schedule`, `timezone`, `period`, `lake`, `queries`, `template`, `subject`, `to`, `cc`, `bcc`, `owners`, `attach`, `attach_max_rows`, `currency`, `params`, `scoring`, `inherit`, `require_fresh`, `send_if`, `catch_up`, `alert`, `service_levels`, `prediction`, `burst`
+jobs/typo.toml:2:1: unknown field `schedul`, expected one of `name`, `description`, `schedule`, `timezone`, `period`, `lake`, `engine`, `queries`, `template`, `subject`, `to`, `cc`, `bcc`, `owners`, `attach`, `attach_max_rows`, `currency`, `params`, `scoring`, `inherit`, `require_fresh`, `send_if`, `catch_up`, `alert`, `service_levels`, `prediction`, `burst`
 queries/bad_column.sql:1:8: Schema error: No field named amout. Did you mean 'orders.amount'?
 Valid fields are orders.order_id, orders.customer_id, orders.ordered_at, orders.amount, orders.cost, orders.channel.
 queries/missing_table.sql:1:15: table `refunds` is neither a table in the lake `lake` nor a query in queries/ (there are: `bad_column`, `csat`, `customers`, `missing_table`, `nps`, `orders`, `service_levels`, `subscriptions`, `syntax`, `tickets`)
