@@ -92,8 +92,12 @@ pub async fn reachable(host: &str, port: u16, wait: Duration) -> std::result::Re
 
 /// A session whose queries run on the cluster at `host:port`: pareto's settings and functions,
 /// `runtime` for what pareto itself reads (the lake's schemas), plans sent with [`Codec`].
-pub fn session(host: &str, port: u16, runtime: Arc<RuntimeEnv>) -> Result<SessionContext> {
-    let config = crate::lake::config()
+pub fn session(host: &str, port: u16, runtime: Arc<RuntimeEnv>, scratch: Option<Arc<Scratch>>) -> Result<SessionContext> {
+    let mut config = crate::lake::config();
+    if let Some(s) = scratch {
+        config = config.with_extension(s);
+    }
+    let config = config
         .upgrade_for_ballista()
         .with_ballista_logical_extension_codec(Arc::new(Codec::default()))
         .with_ballista_grpc_client_max_message_size(MAX_MESSAGE as usize)
@@ -107,6 +111,97 @@ pub fn session(host: &str, port: u16, runtime: Arc<RuntimeEnv>) -> Result<Sessio
     let ctx = SessionContext::new_with_state(state);
     crate::functions::register(&ctx);
     Ok(ctx)
+}
+
+/// Where a run on a cluster keeps the results that later queries read: Parquet files under
+/// `<lake>/_pareto_scratch/<run>/` (the lake ignores folders starting with `_`), which the
+/// executors read as they read the lake, instead of inside every plan that reads them (a million
+/// customers' facts are 280 MB: carried in plans, the scheduler held 17 GiB). Removed when the run
+/// ends. Where it cannot be written (a lake the run may only read), results travel in the plans.
+#[derive(Debug)]
+pub struct Scratch {
+    store: Arc<dyn ObjectStore>,
+    /// The run's folder, ending in `/`.
+    url: Url,
+    written: std::sync::Mutex<Vec<object_store::path::Path>>,
+}
+
+impl Scratch {
+    /// A folder for this run under the lake at `lake` (a URL ending in `/`), in `store`.
+    pub fn new(lake: &Url, store: Arc<dyn ObjectStore>) -> Option<Scratch> {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let url = lake.join(&format!("_pareto_scratch/{}-{nanos}/", std::process::id())).ok()?;
+        Some(Scratch { store, url, written: std::sync::Mutex::new(Vec::new()) })
+    }
+
+    /// Write `batches` as `name`'s files (one per partition) and return the table that reads them.
+    pub async fn put(&self, name: &str, schema: SchemaRef, batches: &[RecordBatch], partitions: usize) -> Result<Arc<dyn TableProvider>> {
+        use datafusion::datasource::file_format::parquet::ParquetFormat;
+        use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+        use datafusion::parquet::arrow::ArrowWriter;
+        use datafusion::parquet::basic::Compression;
+        use datafusion::parquet::file::properties::WriterProperties;
+        use object_store::ObjectStoreExt;
+        let folder = self.url.join(&format!("{name}/")).map_err(|e| DataFusionError::Internal(e.to_string()))?;
+        let n = partitions.clamp(1, batches.len().max(1));
+        for part in 0..n {
+            let mut bytes = Vec::new();
+            {
+                let props = WriterProperties::builder().set_compression(Compression::LZ4_RAW).build();
+                let mut writer = ArrowWriter::try_new(&mut bytes, schema.clone(), Some(props))?;
+                for b in batches.iter().skip(part).step_by(n) {
+                    writer.write(b)?;
+                }
+                writer.close()?;
+            }
+            let path = object_store::path::Path::from_url_path(folder.join(&format!("part-{part}.parquet")).expect("a file name").path())
+                .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            self.store.put(&path, bytes.into()).await.map_err(|e| DataFusionError::External(Box::new(e)))?;
+            self.written.lock().expect("scratch files").push(path);
+        }
+        let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        let config = ListingTableConfig::new(ListingTableUrl::parse(folder.as_str())?).with_listing_options(options).with_schema(schema);
+        Ok(Arc::new(ListingTable::try_new(config)?))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let written = std::mem::take(&mut *self.written.lock().expect("scratch files"));
+        if written.is_empty() {
+            return;
+        }
+        if self.url.scheme() == "file"
+            && let Ok(dir) = self.url.to_file_path()
+        {
+            let _ = std::fs::remove_dir_all(&dir);
+            // `_pareto_scratch/` itself, when no other run is using it.
+            if let Some(parent) = dir.parent() {
+                let _ = std::fs::remove_dir(parent);
+            }
+            return;
+        }
+        // Deleting takes requests to the store: on a thread of its own, waited for, so the run
+        // does not end (or the process exit) before its files are gone.
+        let store = self.store.clone();
+        let _ = std::thread::spawn(move || {
+            use object_store::ObjectStoreExt;
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            rt.block_on(async {
+                for path in written {
+                    if let Err(e) = store.delete(&path).await {
+                        tracing::warn!(file = %path, error = %e, "cannot remove a scratch file of a cluster run");
+                    }
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// The run's scratch folder, when its session has one.
+pub fn scratch(ctx: &SessionContext) -> Option<Arc<Scratch>> {
+    ctx.state().config().get_extension::<Scratch>()
 }
 
 /// Whether `ctx` sends its queries to a cluster.

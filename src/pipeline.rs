@@ -304,6 +304,7 @@ pub async fn prepare_with(
 ) -> Result<Prepared, LakeError> {
     // Both sessions share one memory pool, so `[lake] memory_limit` bounds the run as a whole.
     let runtime = lake::runtime(project.config.memory_limit);
+    let lake = lake::open(&job.lake, &project.root)?;
     let (current, previous) = match &job.engine {
         crate::cluster::Engine::Embedded => (lake::session_on(runtime.clone()), lake::session_on(runtime)),
         crate::cluster::Engine::Ballista { host, port } => {
@@ -311,14 +312,14 @@ pub async fn prepare_with(
             if let Err(cause) = crate::cluster::reachable(host, *port, std::time::Duration::from_secs(10)).await {
                 return Err(LakeError::Scheduler { engine, cause });
             }
+            let scratch = crate::cluster::Scratch::new(&lake.url, lake.store.clone()).map(Arc::new);
             let session = || {
-                crate::cluster::session(host, *port, runtime.clone())
+                crate::cluster::session(host, *port, runtime.clone(), scratch.clone())
                     .map_err(|e| LakeError::Scheduler { engine: engine.clone(), cause: lake::root_cause(&e) })
             };
             (session()?, session()?)
         }
     };
-    let lake = lake::open(&job.lake, &project.root)?;
     lake.attach(&current);
     lake.attach(&previous);
     let tables = lake.tables().await?;

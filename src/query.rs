@@ -380,6 +380,21 @@ impl Scopes {
         Ok(())
     }
 
+    /// Register a table holding a node's result, as [`Scopes::register`] does.
+    fn register_table(&self, node: &str, q: &QueryFile, table: Arc<dyn datafusion::catalog::TableProvider>) -> Result<(), Problem> {
+        let (base, lagged) = split_lag(node);
+        let mut targets = vec![(&self.current.ctx, node)];
+        if lagged {
+            targets.push((&self.previous.ctx, base));
+        }
+        for (ctx, name) in targets {
+            let _ = ctx.deregister_table(name);
+            ctx.register_table(name, table.clone())
+                .map_err(|e| Problem::new(q.file.clone(), format!("cannot register the result as table `{name}`: {e}")))?;
+        }
+        Ok(())
+    }
+
     /// Drop a node's result from the sessions: nothing reads it any more.
     fn release(&self, node: &str) {
         let (base, lagged) = split_lag(node);
@@ -502,7 +517,21 @@ async fn run_one(scopes: Arc<Scopes>, node: String, q: QueryFile, lagged: bool) 
     // batch's whole buffers would count them many times.
     let result_bytes = batches.iter().flat_map(|b| b.columns()).map(|c| c.to_data().get_slice_memory_size().unwrap_or(0)).sum();
     let partitions = scope.ctx.state().config().target_partitions();
-    scopes.register(&node, &q, schema.clone(), batches.clone(), partitions)?;
+    let mut kept = false;
+    if let Some(scratch) = crate::cluster::scratch(&scope.ctx) {
+        match scratch.put(&node, schema.clone(), &batches, partitions).await {
+            Ok(table) => {
+                scopes.register_table(&node, &q, table)?;
+                kept = true;
+            }
+            Err(e) => {
+                tracing::warn!(query = %node, error = %root_cause(&e), "cannot write a result to the cluster's scratch folder; it travels inside the plans that read it")
+            }
+        }
+    }
+    if !kept {
+        scopes.register(&node, &q, schema.clone(), batches.clone(), partitions)?;
+    }
     Ok(QueryResult {
         name: node,
         schema,

@@ -6,7 +6,6 @@ use crate::support::cluster::Cluster;
 use crate::support::moto::Moto;
 use crate::support::{TestProject, files, same_run};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 const RUN: [&str; 5] = ["run", "weekly-leadership", "--as-of", "2026-11-23", "--dry-run"];
 const RUN_DIR: &str = "archive/weekly-leadership/2026-W47.preview";
@@ -27,6 +26,20 @@ fn embedded_run(p: &TestProject) -> std::collections::BTreeMap<String, Vec<u8>> 
     run
 }
 
+/// Start the weekly report's run on `engine` without waiting for it.
+fn spawn_run(p: &TestProject, engine: &str) -> std::process::Child {
+    Command::new(crate::support::BIN)
+        .args(RUN)
+        .current_dir(&p.root)
+        .env("PARETO_ENGINE", engine)
+        .env_remove("PARETO_LAKE")
+        .env_remove("PARETO_ARCHIVE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 fn run_json(p: &TestProject) -> serde_json::Value {
     serde_json::from_str(&p.read(&format!("{RUN_DIR}/run.json"))).unwrap()
 }
@@ -41,6 +54,10 @@ fn the_weekly_report_on_a_cluster_over_a_local_folder_is_the_embedded_engines() 
     let out = p.run(&RUN);
     assert_eq!(out.code, 0, "{}\n{}", out.stderr, cluster.logs());
     same_run(&files(&p.path(RUN_DIR)), &embedded, "on the cluster");
+    // The results later queries read went to the executors as files under the lake, removed
+    // when the run ended.
+    assert!(!out.stderr.contains("scratch folder"), "{}", out.stderr);
+    assert!(!p.path("lake/_pareto_scratch").exists());
     let record = run_json(&p);
     assert_eq!(record["engine"], cluster.url());
     assert_eq!(record["outcome"], "dry-run");
@@ -96,22 +113,9 @@ fn an_executor_killed_mid_run_costs_at_most_a_retry_and_the_results_stay_the_sam
     let embedded = embedded_run(&p);
     let mut cluster = Cluster::start(2, &[]);
     p.env("PARETO_ENGINE", &cluster.url());
-    let run = Command::new(crate::support::BIN)
-        .args(RUN)
-        .current_dir(&p.root)
-        .env("PARETO_ENGINE", cluster.url())
-        .env_remove("PARETO_LAKE")
-        .env_remove("PARETO_ARCHIVE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let run = spawn_run(&p, &cluster.url());
     // Kill an executor once the run is under way (its first queries have run on the cluster).
-    let start = Instant::now();
-    while cluster.logs().matches("Job finished successfully").count() < 3 {
-        assert!(start.elapsed() < Duration::from_secs(120), "no query finished on the cluster:\n{}", cluster.logs());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    cluster.wait_for_jobs(3);
     cluster.kill_executor(1);
     let out = run.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
@@ -140,21 +144,8 @@ fn a_stopped_scheduler_fails_the_run_with_what_to_do() {
     let p = generated(3000);
     let url = cluster.url();
     // Stopped mid-run: the query that was running fails, and the run with it.
-    let run = Command::new(crate::support::BIN)
-        .args(RUN)
-        .current_dir(&p.root)
-        .env("PARETO_ENGINE", &url)
-        .env_remove("PARETO_LAKE")
-        .env_remove("PARETO_ARCHIVE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while cluster.logs().matches("Job finished successfully").count() < 2 {
-        assert!(start.elapsed() < Duration::from_secs(120), "no query finished on the cluster:\n{}", cluster.logs());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let run = spawn_run(&p, &url);
+    cluster.wait_for_jobs(2);
     cluster.kill_scheduler();
     let out = run.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();

@@ -1,8 +1,7 @@
 //! A real Ballista cluster on loopback: a `pareto cluster scheduler` and executors, each its own
 //! process on free ports, their logs kept for failure messages.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,15 +18,7 @@ impl Proc {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start pareto cluster");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
+        let (child, lines) = super::spawn_collecting(cmd, "pareto cluster");
         Proc { child: Some(child), lines }
     }
 
@@ -111,6 +102,16 @@ impl Cluster {
     /// The engine jobs name: `ballista://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("ballista://127.0.0.1:{}", self.port)
+    }
+
+    /// Wait until the scheduler has finished `n` jobs (queries) in all.
+    #[track_caller]
+    pub fn wait_for_jobs(&self, n: usize) {
+        let start = Instant::now();
+        while self.scheduler.log().matches("Job finished successfully").count() < n {
+            assert!(start.elapsed() < Duration::from_secs(120), "the scheduler did not finish {n} jobs:\n{}", self.logs());
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// kill -9 executor `i`.

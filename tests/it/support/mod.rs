@@ -254,3 +254,22 @@ pub fn same_run(got: &std::collections::BTreeMap<String, Vec<u8>>, want: &std::c
         }
     }
 }
+
+/// Start `cmd` with its stderr collected line by line (stdout dropped).
+pub fn spawn_collecting(mut cmd: Command, what: &str) -> (std::process::Child, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {what}: {e}"));
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let stderr = child.stderr.take().unwrap();
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    (child, lines)
+}
