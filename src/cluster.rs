@@ -106,6 +106,10 @@ pub fn session(host: &str, port: u16, runtime: Arc<RuntimeEnv>, scratch: Option<
         // plan into stages, then refuses its own plan (a UNION ALL of sections, each with its
         // constant `position`, ordered by it: data_quality.sql), and the query never ends.
         .with_ballista_adaptive_query_planner(false);
+    // Ballista turns off string views; `CAST(x AS VARCHAR)` must still give the type it gives on
+    // the embedded engine, or a result's Parquet differs in type between the two.
+    let embedded = crate::lake::config().options().sql_parser.map_string_types_to_utf8view;
+    let config = config.set_bool("datafusion.sql_parser.map_string_types_to_utf8view", embedded);
     let state = SessionStateBuilder::new().with_default_features().with_config(config).with_runtime_env(runtime).build();
     let state = state.upgrade_for_ballista(format!("http://{host}:{port}"))?;
     let ctx = SessionContext::new_with_state(state);

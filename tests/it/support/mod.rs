@@ -232,7 +232,7 @@ pub fn files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
 pub fn same_run(got: &std::collections::BTreeMap<String, Vec<u8>>, want: &std::collections::BTreeMap<String, Vec<u8>>, how: &str) {
     assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>(), "the run's files {how}");
     for (name, bytes) in want {
-        match name.as_str() {
+        match name.rsplit('/').next().unwrap_or(name) {
             "run.json" | "message.eml" => continue,
             n if n.ends_with(".parquet") => {
                 let rows = |b: &[u8]| {
