@@ -73,52 +73,44 @@ per_size AS (
 months AS (
     SELECT DISTINCT month, ago FROM s WHERE ago BETWEEN 0 AND 11
 ),
--- each customer twelve times: each month shown, with its MRR, the month before's and a year before's
+-- each customer twelve times: each month shown, with its MRR, the month before's and a year
+-- before's (the lists unnest side by side: the n-th of each together)
 billed AS (
     SELECT
         company_size,
         first_month,
         unnest(make_array(
-            named_struct('month', CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') AS DATE),
-                         'prev', m1, 'cur', m0, 'year_before', m12),
-            named_struct('month', CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '1 month' AS DATE),
-                         'prev', m2, 'cur', m1, 'year_before', m13),
-            named_struct('month', CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '2 months' AS DATE),
-                         'prev', m3, 'cur', m2, 'year_before', m14),
-            named_struct('month', CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '3 months' AS DATE),
-                         'prev', m4, 'cur', m3, 'year_before', m15),
-            named_struct('month', CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '4 months' AS DATE),
-                         'prev', m5, 'cur', m4, 'year_before', m16),
-            named_struct('month', CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '5 months' AS DATE),
-                         'prev', m6, 'cur', m5, 'year_before', m17),
-            named_struct('month', CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '6 months' AS DATE),
-                         'prev', m7, 'cur', m6, 'year_before', m18),
-            named_struct('month', CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '7 months' AS DATE),
-                         'prev', m8, 'cur', m7, 'year_before', m19),
-            named_struct('month', CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '8 months' AS DATE),
-                         'prev', m9, 'cur', m8, 'year_before', m20),
-            named_struct('month', CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '9 months' AS DATE),
-                         'prev', m10, 'cur', m9, 'year_before', m21),
-            named_struct('month', CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '10 months' AS DATE),
-                         'prev', m11, 'cur', m10, 'year_before', m22),
-            named_struct('month', CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '11 months' AS DATE),
-                         'prev', m12, 'cur', m11, 'year_before', m23)
-        )) AS b
+            CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') AS DATE),
+            CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '1 month' AS DATE),
+            CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '2 months' AS DATE),
+            CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '3 months' AS DATE),
+            CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '4 months' AS DATE),
+            CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '5 months' AS DATE),
+            CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '6 months' AS DATE),
+            CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '7 months' AS DATE),
+            CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '8 months' AS DATE),
+            CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '9 months' AS DATE),
+            CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '10 months' AS DATE),
+            CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '11 months' AS DATE)
+        ))                                                                              AS month,
+        unnest(make_array(m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12))                AS prev_mrr,
+        unnest(make_array(m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11))                 AS cur_mrr,
+        unnest(make_array(m12, m13, m14, m15, m16, m17, m18, m19, m20, m21, m22, m23)) AS year_before_mrr
     FROM per_size
 ),
 moves AS (
     SELECT
-        b['month']                     AS month,
+        month,
         company_size,
         first_month,
-        COALESCE(b['prev'], 0)         AS prev,
-        COALESCE(b['cur'], 0)          AS cur,
-        b['year_before']               AS year_before,
+        COALESCE(prev_mrr, 0)          AS prev,
+        COALESCE(cur_mrr, 0)           AS cur,
+        year_before_mrr                AS year_before,
         -- billed this month or the month before: the customer is in this month's movements
-        b['cur'] IS NOT NULL OR b['prev'] IS NOT NULL AS moving
+        cur_mrr IS NOT NULL OR prev_mrr IS NOT NULL AS moving
     FROM billed
     -- a month where the customer was not billed, nor the month before or a year before, adds nothing
-    WHERE b['cur'] IS NOT NULL OR b['prev'] IS NOT NULL OR b['year_before'] IS NOT NULL
+    WHERE cur_mrr IS NOT NULL OR prev_mrr IS NOT NULL OR year_before_mrr IS NOT NULL
 ),
 agg AS (
     SELECT
