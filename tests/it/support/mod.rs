@@ -148,8 +148,21 @@ pub fn closed_port() -> u16 {
     1
 }
 
+/// A free loopback port for a test server. It comes from below the kernel's ephemeral range
+/// (32768 and up on Linux), where the client side of every connection the tests make takes its
+/// port: a port picked there (as binding port 0 does) could be taken by an outgoing connection
+/// between this check and the server's own bind (aiosmtpd then failed with "address already in
+/// use"). Each port is handed out once per test run, so two servers never get the same one.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> = std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = 20_000 + fastrand::u16(..12_000);
+        if !given.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.insert(port);
+            return port;
+        }
+    }
 }
 
 pub fn copy_dir(from: &Path, to: &Path) {
