@@ -78,6 +78,9 @@ fn the_cdnow_fit_reproduces_the_published_parameters_and_an_independent_computat
     // lifetimes' formulas at pareto's parameters, to 1e-6.
     let clv = rows(&p, results, "clv");
     assert_eq!(clv.len(), 2357);
+    // Archived in customer order (its ids then take a tenth of the room).
+    let ids: Vec<i64> = clv.iter().map(|r| r["customer_id"].as_i64().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "clv is not in customer order: {:?}", &ids[..10]);
     let summary = want["summary"].as_object().unwrap();
     let at = want["at_pareto"].as_object().unwrap();
     for row in &clv {
