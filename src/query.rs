@@ -437,6 +437,19 @@ fn type_placeholders(stmt: &mut DfStatement, params: &Params) {
     });
 }
 
+/// `q` failed while it ran in `ctx`: what went wrong, and on a Ballista cluster what to do.
+pub fn execution_problem(ctx: &SessionContext, q: &QueryFile, e: &DataFusionError) -> Problem {
+    let message = if crate::cluster::is_remote(ctx) {
+        format!(
+            "query failed on the Ballista cluster: {}; if an executor or the scheduler stopped, run the job again once the cluster is whole (`pareto serve` retries failed runs by itself)",
+            explain_failure(e)
+        )
+    } else {
+        format!("query failed: {}", explain_failure(e))
+    };
+    Problem::new(q.file.clone(), message)
+}
+
 /// Run one node and keep its result. It runs with its own view of the session's memory pool, so
 /// the most memory its operators held at once is known.
 async fn run_one(scopes: Arc<Scopes>, node: String, q: QueryFile, lagged: bool) -> Result<QueryResult, Problem> {
@@ -445,17 +458,7 @@ async fn run_one(scopes: Arc<Scopes>, node: String, q: QueryFile, lagged: bool) 
     let scope = scopes.of(lagged);
     let mut plan = plan(&scope.ctx, &q, &scope.params).await?;
     let remote = crate::cluster::is_remote(&scope.ctx);
-    let failed = |e: DataFusionError| {
-        let message = if remote {
-            format!(
-                "query failed on the Ballista cluster: {}; if an executor or the scheduler stopped, run the job again once the cluster is whole (`pareto serve` retries failed runs by itself)",
-                explain_failure(&e)
-            )
-        } else {
-            format!("query failed: {}", explain_failure(&e))
-        };
-        Problem::new(q.file.clone(), message)
-    };
+    let failed = |e: DataFusionError| execution_problem(&scope.ctx, &q, &e);
     if remote {
         if let Some(why) = crate::cluster::unsupported(&plan) {
             return Err(Problem::new(q.file.clone(), format!("cannot run on the Ballista cluster: {why}")));

@@ -57,7 +57,7 @@ pub async fn check(ctx: &SessionContext, rules: &[Freshness], as_of: DateTime<Ut
                     .map_err(|e| crate::query::sql_problem(&q, &e))?
                     .collect()
                     .await
-                    .map_err(|e| crate::query::sql_problem(&q, &e))?;
+                    .map_err(|e| crate::query::execution_problem(ctx, &q, &e))?;
                 crate::results::rows(&batches).first().and_then(|r| r["newest"].as_str().map(str::to_string)).and_then(|s| parse(&s))
             }
         };

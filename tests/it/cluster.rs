@@ -162,15 +162,17 @@ fn a_stopped_scheduler_fails_the_run_with_what_to_do() {
     let mut cluster = Cluster::start(1, &[]);
     let p = generated(3000);
     let url = cluster.url();
-    // Stopped mid-run: the query that was running fails, and the run with it.
+    // Stopped mid-run: the query that was running fails, and the run with it, under the name of
+    // what was running (a query file, the freshness gate's read of a table, the [prediction] fit).
     let run = spawn_run(&p, &url);
     cluster.wait_for_jobs(2);
     cluster.kill_scheduler();
     let out = run.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.starts_with("error: job `weekly-leadership` failed: queries/"), "{stderr}");
+    assert!(stderr.starts_with("error: job `weekly-leadership` failed: "), "{stderr}");
     assert!(stderr.contains(": query failed on the Ballista cluster: "), "{stderr}");
+    assert!(stderr.contains("; if an executor or the scheduler stopped, run the job again once the cluster is whole"), "{stderr}");
     assert_eq!(run_json(&p)["outcome"], "failed");
 
     // Stopped before the run: the run fails at once, naming the scheduler and what to do.
