@@ -39,30 +39,39 @@ pub fn register(ctx: &SessionContext) {
 /// pareto's aggregate functions (a Ballista scheduler and its executors register them too).
 pub fn aggregates() -> Vec<Arc<AggregateUDF>> {
     vec![
-        Arc::new(AggregateUDF::from(MinBy::new())),
-        Arc::new(AggregateUDF::from(SumAtMin::new())),
+        Arc::new(AggregateUDF::from(AtMin::min_by())),
+        Arc::new(AggregateUDF::from(AtMin::sum_at_min())),
         Arc::new(AggregateUDF::from(CountDistinct::new())),
     ]
 }
 
-/// `min_by(value, key)`. Rows whose key or value is NULL are left out (NULL for a group without
-/// any other); of rows with the same smallest key, the smallest value wins, so the result does
-/// not depend on the order rows arrive in. Values are numbers (integers come back as BIGINT,
-/// floats as DOUBLE, decimals as they are); keys are integers, dates or timestamps.
+/// `min_by(value, key)` (`sum` false): rows whose key or value is NULL are left out (NULL for a
+/// group without any other); of rows with the same smallest key, the smallest value wins, so the
+/// result does not depend on the order rows arrive in. Values are numbers (integers come back as
+/// BIGINT, floats as DOUBLE, decimals as they are); keys are integers, dates or timestamps.
+///
+/// `sum_at_min(value, key)` (`sum` true): the values of the rows with the smallest key, summed as
+/// SUM sums them (NULL values add nothing; NULL when that key has no value). Rows whose key is
+/// NULL are left out. Values and keys as `min_by`; a decimal's sum has ten more digits, as SUM's
+/// has. It is `SUM(value) FILTER (WHERE key = MIN(key))`, were that SQL; a value's rows can be
+/// kept out of the race for the smallest key with `sum_at_min(v, CASE WHEN v IS NOT NULL THEN k END)`.
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub struct MinBy {
+pub struct AtMin {
     signature: Signature,
+    sum: bool,
 }
 
-impl MinBy {
-    pub fn new() -> Self {
-        MinBy { signature: Signature::user_defined(Volatility::Immutable) }
+impl AtMin {
+    pub fn min_by() -> Self {
+        AtMin { signature: Signature::user_defined(Volatility::Immutable), sum: false }
     }
-}
 
-impl Default for MinBy {
-    fn default() -> Self {
-        Self::new()
+    pub fn sum_at_min() -> Self {
+        AtMin { signature: Signature::user_defined(Volatility::Immutable), sum: true }
+    }
+
+    fn groups(&self, t: &DataType) -> Result<Box<dyn GroupsAccumulator + Sync>> {
+        if self.sum { groups_for::<true>(t) } else { groups_for::<false>(t) }
     }
 }
 
@@ -84,9 +93,9 @@ fn key_ok(t: &DataType) -> bool {
     matches!(t, Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | Date32 | Date64 | Timestamp(_, _) | Null)
 }
 
-impl AggregateUDFImpl for MinBy {
+impl AggregateUDFImpl for AtMin {
     fn name(&self) -> &str {
-        "min_by"
+        if self.sum { "sum_at_min" } else { "min_by" }
     }
 
     fn signature(&self) -> &Signature {
@@ -94,103 +103,38 @@ impl AggregateUDFImpl for MinBy {
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        let name = self.name();
         let [value, key] = arg_types else {
-            return plan_err!("min_by takes two arguments, (value, key): the value of the row with the smallest key");
+            let what = if self.sum { "the sum of the values at the smallest key" } else { "the value of the row with the smallest key" };
+            return plan_err!("{name} takes two arguments, (value, key): {what}");
         };
         let Some(v) = value_type(value) else {
-            return plan_err!("min_by's value must be a number, not {value}");
+            return plan_err!("{name}'s value must be a number, not {value}");
         };
         if !key_ok(key) {
-            return plan_err!("min_by's key must be an integer, a date or a timestamp, not {key}");
+            return plan_err!("{name}'s key must be an integer, a date or a timestamp, not {key}");
         }
         Ok(vec![v, key.clone()])
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        Ok(value_type(&arg_types[0]).unwrap_or(DataType::Float64))
-    }
-
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(vec![
-            Arc::new(Field::new(format!("{}[value]", args.name), args.return_field.data_type().clone(), true)),
-            Arc::new(Field::new(format!("{}[key]", args.name), DataType::Int64, true)),
-        ])
-    }
-
-    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(OneGroup(groups_for::<false>(args.return_field.data_type())?)))
-    }
-
-    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
-        true
-    }
-
-    fn create_groups_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(groups_for::<false>(args.return_field.data_type())?)
-    }
-}
-
-/// `sum_at_min(value, key)`: the values of the rows with the smallest key, summed as SUM sums them
-/// (NULL values add nothing; NULL when that key has no value). Rows whose key is NULL are left
-/// out. Values and keys as `min_by`; a decimal's sum has ten more digits, as SUM's has. It is
-/// `SUM(value) FILTER (WHERE key = MIN(key))`, were that SQL; a value's rows can be kept out of
-/// the race for the smallest key with `sum_at_min(v, CASE WHEN v IS NOT NULL THEN k END)`.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct SumAtMin {
-    signature: Signature,
-}
-
-impl SumAtMin {
-    pub fn new() -> Self {
-        SumAtMin { signature: Signature::user_defined(Volatility::Immutable) }
-    }
-}
-
-impl Default for SumAtMin {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl AggregateUDFImpl for SumAtMin {
-    fn name(&self) -> &str {
-        "sum_at_min"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        let [value, key] = arg_types else {
-            return plan_err!("sum_at_min takes two arguments, (value, key): the sum of the values at the smallest key");
-        };
-        let Some(v) = value_type(value) else {
-            return plan_err!("sum_at_min's value must be a number, not {value}");
-        };
-        if !key_ok(key) {
-            return plan_err!("sum_at_min's key must be an integer, a date or a timestamp, not {key}");
-        }
-        Ok(vec![v, key.clone()])
-    }
-
-    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        // A decimal widens as SUM widens it.
         Ok(match value_type(&arg_types[0]).unwrap_or(DataType::Float64) {
-            DataType::Decimal128(p, s) => DataType::Decimal128((p + 10).min(38), s),
+            // A sum's decimal widens as SUM widens it.
+            DataType::Decimal128(p, s) if self.sum => DataType::Decimal128((p + 10).min(38), s),
             v => v,
         })
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        let value = if self.sum { "sum" } else { "value" };
         Ok(vec![
-            Arc::new(Field::new(format!("{}[sum]", args.name), args.return_field.data_type().clone(), true)),
+            Arc::new(Field::new(format!("{}[{value}]", args.name), args.return_field.data_type().clone(), true)),
             Arc::new(Field::new(format!("{}[key]", args.name), DataType::Int64, true)),
         ])
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(OneGroup(groups_for::<true>(args.return_field.data_type())?)))
+        Ok(Box::new(OneGroup(self.groups(args.return_field.data_type())?)))
     }
 
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
@@ -198,7 +142,7 @@ impl AggregateUDFImpl for SumAtMin {
     }
 
     fn create_groups_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(groups_for::<true>(args.return_field.data_type())?)
+        Ok(self.groups(args.return_field.data_type())?)
     }
 }
 
