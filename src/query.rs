@@ -687,16 +687,42 @@ pub async fn run(
     // last those that read only the lake and feed nothing (a data-health scan, a support table):
     // they then run beside the fewest held intermediates, which keeps the peak memory down.
     let mut by_priority: Vec<&String> = graph.order.iter().collect();
-    let class = |name: &str| match (graph.deps[name].is_empty(), readers.contains_key(name)) {
-        (false, _) => 0,
-        (true, true) => 1,
-        (true, false) => 2,
-    };
+    let classes: BTreeMap<&str, u8> = graph
+        .order
+        .iter()
+        .map(|name| {
+            let class = match (graph.deps[name].is_empty(), readers.contains_key(name.as_str())) {
+                (false, _) => 0,
+                (true, true) => 1,
+                (true, false) => 2,
+            };
+            (name.as_str(), class)
+        })
+        .collect();
+    let class = |name: &str| classes[name];
     by_priority.sort_by(|a, b| class(a).cmp(&class(b)).then(options.memory(b).total_cmp(&options.memory(a))));
     let mut tasks = tokio::task::JoinSet::new();
     loop {
         let held_mib: f64 = done.values().map(|r| r.result_bytes as f64 / 1048576.0).sum();
-        for name in by_priority.iter().copied() {
+        // Of the queries that read results, those nearer to releasing the results they read go
+        // first: each held result it reads counts its size over the queries still to read it (a
+        // result's last reader releases all of it). A heavy query then tends to start after the
+        // twins of the previous period have been read and released, not beside them.
+        let releases = |name: &str| -> f64 {
+            graph.deps[name]
+                .iter()
+                .filter(|d| options.keep.as_ref().is_some_and(|k| !k.contains(*d)))
+                .filter_map(|d| Some(done.get(d)?.result_bytes as f64 / 1048576.0 / readers.get(d.as_str()).copied()?.max(1) as f64))
+                .sum()
+        };
+        let mut order = by_priority.clone();
+        order.sort_by(|a, b| {
+            class(a).cmp(&class(b)).then_with(|| match class(a) {
+                0 => releases(b).total_cmp(&releases(a)),
+                _ => std::cmp::Ordering::Equal,
+            })
+        });
+        for name in order.iter().copied() {
             if tasks.len() >= parallel {
                 break;
             }
@@ -923,7 +949,12 @@ mod tests {
         };
         let scope = || Scope { ctx: SessionContext::new(), params: Arc::new(Params::new()) };
         let scopes = Scopes { current: scope(), previous: scope() };
-        let options = RunOptions { keep: None, parallel, memory: memory.map(|m| m.iter().map(|(n, mib)| (n.to_string(), *mib)).collect()) };
+        // Nothing kept: each result is released once its readers are done, as in a job's run.
+        let options = RunOptions {
+            keep: Some(BTreeSet::new()),
+            parallel,
+            memory: memory.map(|m| m.iter().map(|(n, mib)| (n.to_string(), *mib)).collect()),
+        };
         let mut seen = Vec::new();
         run(&scopes, &graph, &queries, &options, |e| match e {
             Event::Started(n) => seen.push(format!("+{n}")),
@@ -952,6 +983,23 @@ mod tests {
         // One over the budget runs with nothing beside it, first.
         let seen = events(nodes, 4, Some(&[("b", 1600.0)])).await;
         assert_eq!(seen[..2], ["+b", "-b"], "{seen:?}");
+    }
+
+    #[tokio::test]
+    async fn queries_that_release_held_results_go_first() {
+        // `wide` (200,000 rows) is held until both x and y have read it; `base` (one row) until
+        // `heavy` has. When wide is done, heavy, x and y are ready: listed first, heavy would
+        // start first; x and y release more (half of wide's size each, against base's whole), so
+        // they go first.
+        let nodes: &[(&str, &str, &[&str])] = &[
+            ("base", "SELECT 1 AS n", &[]),
+            ("wide", "SELECT value + n AS n FROM generate_series(1, 200000), base", &["base"]),
+            ("heavy", "SELECT n FROM base", &["base"]),
+            ("x", "SELECT COUNT(*) AS n FROM wide", &["wide"]),
+            ("y", "SELECT MAX(n) AS n FROM wide", &["wide"]),
+        ];
+        let seen = events(nodes, 1, Some(&[])).await;
+        assert_eq!(seen, ["+base", "-base", "+wide", "-wide", "+x", "-x", "+y", "-y", "+heavy", "-heavy"]);
     }
 
     #[tokio::test]
