@@ -536,6 +536,11 @@ async fn stages(
 
     let prepared = prepare(project, job, &wanted(job), BTreeMap::new(), period, opts.as_of, config.contract).await?;
     let Prepared { scopes, graph, queries, lake_problems } = prepared;
+    if job.engine == crate::cluster::Engine::Embedded {
+        for scope in [&scopes.current, &scopes.previous] {
+            lake::share_cores(&scope.ctx, config.parallel_queries);
+        }
+    }
     if let Some(e) = lake_problems.into_iter().next() {
         return Err(e.into());
     }

@@ -620,7 +620,8 @@ pub struct RunOptions {
     /// add up to at most [`BUDGET_MIB`]; of the queries ready to start, the heavier go first
     /// (while the fewest results are held). With no last run, two queries that read only the lake
     /// never run at the same time: until the first run has measured them, the scans of the
-    /// largest tables do not overlap.
+    /// largest tables do not overlap (unless each query is planned for one partition, see
+    /// [`crate::lake::share_cores`], when a scan holds a single table).
     pub memory: Option<BTreeMap<String, f64>>,
 }
 
@@ -634,12 +635,15 @@ impl RunOptions {
     }
 
     /// Whether `name` may start now beside `running`, with `held_mib` of results in memory.
-    fn fits(&self, graph: &Graph, name: &str, running: &BTreeSet<String>, held_mib: f64) -> bool {
+    fn fits(&self, graph: &Graph, name: &str, running: &BTreeSet<String>, held_mib: f64, partitions: usize) -> bool {
         if running.is_empty() {
             return true;
         }
         match &self.memory {
             Some(_) => held_mib + running.iter().map(|r| self.memory(r)).sum::<f64>() + self.memory(name) <= BUDGET_MIB,
+            // A query planned for one partition aggregates in one phase, in one table: two such
+            // scans side by side hold less than one split over the cores did.
+            None if partitions == 1 => true,
             None => {
                 let lake_only = |n: &str| graph.deps.get(n).is_some_and(|d| d.is_empty());
                 !(lake_only(name) && running.iter().any(|r| lake_only(r)))
@@ -701,6 +705,7 @@ pub async fn run(
         .collect();
     let class = |name: &str| classes[name];
     by_priority.sort_by(|a, b| class(a).cmp(&class(b)).then(options.memory(b).total_cmp(&options.memory(a))));
+    let partitions = scopes.current.ctx.state().config().target_partitions();
     let mut tasks = tokio::task::JoinSet::new();
     loop {
         let held_mib: f64 = done.values().map(|r| r.result_bytes as f64 / 1048576.0).sum();
@@ -735,7 +740,7 @@ pub async fn run(
                     ready_off.push(r);
                     continue;
                 }
-                if !options.fits(graph, name, &running, held_mib) {
+                if !options.fits(graph, name, &running, held_mib, partitions) {
                     continue;
                 }
                 started.insert(name.clone());
@@ -937,6 +942,11 @@ mod tests {
     /// `+name` (started) and `-name` (done).
     /// `memory`: what each query took in the last run, in MiB (`None`: a first run).
     async fn events(nodes: &[(&str, &str, &[&str])], parallel: usize, memory: Option<&[(&str, f64)]>) -> Vec<String> {
+        events_on(nodes, parallel, memory, 4).await
+    }
+
+    /// [`events`], with each query planned for `partitions` partitions.
+    async fn events_on(nodes: &[(&str, &str, &[&str])], parallel: usize, memory: Option<&[(&str, f64)]>, partitions: usize) -> Vec<String> {
         let queries: BTreeMap<String, QueryFile> =
             nodes.iter().map(|(n, sql, _)| (n.to_string(), QueryFile::new(*n, format!("queries/{n}.sql"), *sql))).collect();
         let graph = Graph {
@@ -947,7 +957,10 @@ mod tests {
             stand_ins: BTreeSet::new(),
             problems: Vec::new(),
         };
-        let scope = || Scope { ctx: SessionContext::new(), params: Arc::new(Params::new()) };
+        let scope = || Scope {
+            ctx: SessionContext::new_with_config(datafusion::prelude::SessionConfig::new().with_target_partitions(partitions)),
+            params: Arc::new(Params::new()),
+        };
         let scopes = Scopes { current: scope(), previous: scope() };
         // Nothing kept: each result is released once its readers are done, as in a job's run.
         let options = RunOptions {
@@ -1015,6 +1028,17 @@ mod tests {
                 assert!(seen[i + 1..end].iter().all(|s| s == "+tiers" || s == "-tiers"), "{seen:?}");
             }
         }
+    }
+
+    #[tokio::test]
+    async fn a_first_run_on_one_partition_a_query_scans_the_lake_beside_another() {
+        let slow = "SELECT COUNT(*) AS n FROM generate_series(1, 300000)";
+        let nodes: &[(&str, &str, &[&str])] = &[("facts", slow, &[]), ("health", slow, &[])];
+        let seen = events_on(nodes, 2, None, 1).await;
+        assert_eq!(seen[..2], ["+facts", "+health"], "{seen:?}");
+        // Planned over several partitions, the second waits for the first.
+        let seen = events_on(nodes, 2, None, 2).await;
+        assert_eq!(seen[..2], ["+facts", "-facts"], "{seen:?}");
     }
 
     fn deps(pairs: &[(&str, &[&str])]) -> BTreeMap<String, BTreeSet<String>> {
