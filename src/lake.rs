@@ -109,7 +109,7 @@ pub fn config() -> SessionConfig {
 /// `DATAFUSION_EXECUTION_TARGET_PARTITIONS` says otherwise. Two queries over one partition each
 /// keep two cores as busy as two over two partitions, without the second aggregation phase and the
 /// repartitioning between the phases that a split query pays: the weekly job at a million
-/// customers took 13 % less CPU and wall time (measured on two cores). A query that runs alone
+/// customers took 17 % less CPU and wall time (measured on two cores). A query that runs alone
 /// (`pareto query`, or a job under a memory limit, whose queries run one at a time) keeps every
 /// core.
 pub fn share_cores(ctx: &SessionContext, parallel: usize) {
