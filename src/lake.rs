@@ -7,6 +7,7 @@ use datafusion::catalog::TableProvider;
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::execution::SessionState;
 use datafusion::execution::TaskContext;
 use datafusion::execution::context::SessionContext;
 use datafusion::execution::memory_pool::{FairSpillPool, MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation};
@@ -110,15 +111,26 @@ pub fn config() -> SessionConfig {
 /// keep two cores as busy as two over two partitions, without the second aggregation phase and the
 /// repartitioning between the phases that a split query pays: the weekly job at a million
 /// customers took 17 % less CPU and wall time (measured on two cores). A query that runs alone
-/// (`pareto query`, or a job under a memory limit, whose queries run one at a time) keeps every
-/// core.
+/// (`pareto query`, a job under a memory limit, whose queries run one at a time, or a job's query
+/// with nothing beside it: [`every_core`]) keeps every core.
 pub fn share_cores(ctx: &SessionContext, parallel: usize) {
-    if std::env::var_os("DATAFUSION_EXECUTION_TARGET_PARTITIONS").is_some() {
+    let Some(cores) = every_core() else {
         return;
-    }
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    };
     let partitions = (cores / parallel.max(1)).max(1);
     ctx.state_ref().write().config_mut().options_mut().execution.target_partitions = partitions;
+}
+
+/// The partitions a query that has the machine to itself is planned for: one per core, unless
+/// `DATAFUSION_EXECUTION_TARGET_PARTITIONS` fixes every query's (then `None`). A job's query that
+/// runs while no other is running or ready to start gets them in place of its share (see
+/// [`crate::query::run`]): nothing can start beside it until it is done, so a share would leave
+/// cores idle.
+pub fn every_core() -> Option<usize> {
+    if std::env::var_os("DATAFUSION_EXECUTION_TARGET_PARTITIONS").is_some() {
+        return None;
+    }
+    Some(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
 }
 
 /// A DataFusion session with pareto's settings and unbounded memory.
@@ -126,10 +138,10 @@ pub fn session() -> SessionContext {
     session_on(runtime(None))
 }
 
-/// A task context for running one query in `ctx`, whose memory pool passes every request to the
-/// session's and remembers the most the query held at once.
-pub fn tracked_task(ctx: &SessionContext) -> (Arc<TaskContext>, Arc<TrackedPool>) {
-    let shared = ctx.runtime_env();
+/// A task context for running one query in `state` (a session's), whose memory pool passes every
+/// request to the session's and remembers the most the query held at once.
+pub fn tracked_task(state: &SessionState) -> (Arc<TaskContext>, Arc<TrackedPool>) {
+    let shared = state.runtime_env();
     let tracked = Arc::new(TrackedPool { inner: shared.memory_pool.clone(), now: AtomicUsize::new(0), peak: AtomicUsize::new(0) });
     let runtime = RuntimeEnv {
         memory_pool: tracked.clone(),
@@ -137,7 +149,7 @@ pub fn tracked_task(ctx: &SessionContext) -> (Arc<TaskContext>, Arc<TrackedPool>
         cache_manager: shared.cache_manager.clone(),
         object_store_registry: shared.object_store_registry.clone(),
     };
-    (Arc::new(TaskContext::from(&ctx.state()).with_runtime(Arc::new(runtime))), tracked)
+    (Arc::new(TaskContext::from(state).with_runtime(Arc::new(runtime))), tracked)
 }
 
 /// A memory pool in front of the session's that counts what one query holds.

@@ -452,7 +452,8 @@ pub fn execution_problem(ctx: &SessionContext, q: &QueryFile, e: &DataFusionErro
 
 /// Run one node and keep its result. It runs with its own view of the session's memory pool, so
 /// the most memory its operators held at once is known.
-async fn run_one(scopes: Arc<Scopes>, node: String, q: QueryFile, lagged: bool) -> Result<QueryResult, Problem> {
+/// `widen`: plan it for this many partitions instead of the session's (it runs alone).
+async fn run_one(scopes: Arc<Scopes>, node: String, q: QueryFile, lagged: bool, widen: Option<usize>) -> Result<QueryResult, Problem> {
     let started = Instant::now();
     let node_name = node.clone();
     let scope = scopes.of(lagged);
@@ -467,8 +468,12 @@ async fn run_one(scopes: Arc<Scopes>, node: String, q: QueryFile, lagged: bool) 
     }
     let df = scope.ctx.execute_logical_plan(plan).await.map_err(|e| sql_problem(&q, &e))?;
     let plan_schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-    let (task, tracked) = crate::lake::tracked_task(&scope.ctx);
-    let physical = df.create_physical_plan().await.map_err(|e| sql_problem(&q, &e))?;
+    let (mut state, plan) = df.into_parts();
+    if let Some(partitions) = widen.filter(|_| !remote) {
+        state.config_mut().options_mut().execution.target_partitions = partitions;
+    }
+    let (task, tracked) = crate::lake::tracked_task(&state);
+    let physical = state.create_physical_plan(&plan).await.map_err(|e| sql_problem(&q, &e))?;
     let mut batches = datafusion::physical_plan::collect(physical.clone(), task).await.map_err(failed)?;
     // A result has the shape its plan declares. DataFusion's batches can say otherwise about
     // whether a column may hold NULLs (a UNION ALL's batches keep the branch they came from), and
@@ -706,6 +711,10 @@ pub async fn run(
     let class = |name: &str| classes[name];
     by_priority.sort_by(|a, b| class(a).cmp(&class(b)).then(options.memory(b).total_cmp(&options.memory(a))));
     let partitions = scopes.current.ctx.state().config().target_partitions();
+    // A query that runs with no other running or ready to start has the cores to itself until it
+    // is done (only its end can make another ready): it is planned for all of them, not for the
+    // share the session gives each query (`crate::lake::share_cores`).
+    let widest = crate::lake::every_core().filter(|&cores| cores > partitions && !crate::cluster::is_remote(&scopes.current.ctx));
     let mut tasks = tokio::task::JoinSet::new();
     loop {
         let held_mib: f64 = done.values().map(|r| r.result_bytes as f64 / 1048576.0).sum();
@@ -743,12 +752,17 @@ pub async fn run(
                 if !options.fits(graph, name, &running, held_mib, partitions) {
                     continue;
                 }
+                let alone = running.is_empty()
+                    && !graph
+                        .order
+                        .iter()
+                        .any(|other| other != name && !started.contains(other) && graph.deps[other].iter().all(|d| finished.contains(d)));
                 started.insert(name.clone());
                 running.insert(name.clone());
                 let (key, lagged) = source(name, queries);
                 let q = queries[key].clone();
                 on_event(Event::Started(name));
-                tasks.spawn(run_one(scopes.clone(), name.clone(), q, lagged));
+                tasks.spawn(run_one(scopes.clone(), name.clone(), q, lagged, widest.filter(|_| alone)));
             }
         }
         let joined = match ready_off.pop() {
@@ -947,6 +961,17 @@ mod tests {
 
     /// [`events`], with each query planned for `partitions` partitions.
     async fn events_on(nodes: &[(&str, &str, &[&str])], parallel: usize, memory: Option<&[(&str, f64)]>, partitions: usize) -> Vec<String> {
+        run_nodes(nodes, parallel, memory, partitions, &[]).await.0
+    }
+
+    /// [`events_on`], keeping the results named in `keep`.
+    async fn run_nodes(
+        nodes: &[(&str, &str, &[&str])],
+        parallel: usize,
+        memory: Option<&[(&str, f64)]>,
+        partitions: usize,
+        keep: &[&str],
+    ) -> (Vec<String>, BTreeMap<String, QueryResult>) {
         let queries: BTreeMap<String, QueryFile> =
             nodes.iter().map(|(n, sql, _)| (n.to_string(), QueryFile::new(*n, format!("queries/{n}.sql"), *sql))).collect();
         let graph = Graph {
@@ -958,24 +983,26 @@ mod tests {
             problems: Vec::new(),
         };
         let scope = || Scope {
-            ctx: SessionContext::new_with_config(datafusion::prelude::SessionConfig::new().with_target_partitions(partitions)),
+            ctx: SessionContext::new_with_config(
+                datafusion::prelude::SessionConfig::new().with_target_partitions(partitions).with_information_schema(true),
+            ),
             params: Arc::new(Params::new()),
         };
         let scopes = Scopes { current: scope(), previous: scope() };
-        // Nothing kept: each result is released once its readers are done, as in a job's run.
+        // Each result not kept is released once its readers are done, as in a job's run.
         let options = RunOptions {
-            keep: Some(BTreeSet::new()),
+            keep: Some(keep.iter().map(|k| k.to_string()).collect()),
             parallel,
             memory: memory.map(|m| m.iter().map(|(n, mib)| (n.to_string(), *mib)).collect()),
         };
         let mut seen = Vec::new();
-        run(&scopes, &graph, &queries, &options, |e| match e {
+        let results = run(&scopes, &graph, &queries, &options, |e| match e {
             Event::Started(n) => seen.push(format!("+{n}")),
             Event::Done(r) => seen.push(format!("-{}", r.name)),
         })
         .await
         .unwrap();
-        seen
+        (seen, results)
     }
 
     #[tokio::test]
@@ -1039,6 +1066,22 @@ mod tests {
         // Planned over several partitions, the second waits for the first.
         let seen = events_on(nodes, 2, None, 2).await;
         assert_eq!(seen[..2], ["+facts", "-facts"], "{seen:?}");
+    }
+
+    #[tokio::test]
+    async fn a_query_that_runs_alone_is_planned_for_every_core() {
+        let setting = "SELECT CAST(value AS BIGINT) AS partitions FROM information_schema.df_settings \
+                       WHERE name = 'datafusion.execution.target_partitions'";
+        let both = format!("SELECT ({setting}) AS own, a.partitions AS a, b.partitions AS b FROM a CROSS JOIN b");
+        // `a` and `b` run side by side on their share of the cores; `both`, which reads them, runs
+        // with nothing beside it and nothing else to start.
+        let nodes: &[(&str, &str, &[&str])] = &[("a", setting, &[]), ("b", setting, &[]), ("both", &both, &["a", "b"])];
+        let (seen, results) = run_nodes(nodes, 2, None, 1, &["both"]).await;
+        assert_eq!(seen[..2], ["+a", "+b"], "{seen:?}");
+        let batch = &results["both"].batches[0];
+        let column = |i: usize| batch.column(i).as_any().downcast_ref::<datafusion::arrow::array::Int64Array>().unwrap().value(0);
+        let cores = crate::lake::every_core().unwrap_or(1);
+        assert_eq!((column(0), column(1), column(2)), (cores as i64, 1, 1));
     }
 
     fn deps(pairs: &[(&str, &[&str])]) -> BTreeMap<String, BTreeSet<String>> {
