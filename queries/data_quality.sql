@@ -57,8 +57,12 @@ od AS (
         MAX(o.ordered_at)                        AS newest,
         COUNT(*) - COUNT(o.cost)                 AS null_cost,
         COUNT(CASE WHEN o.amount < 0 THEN 1 END) AS negative,
-        COUNT(CASE WHEN isnan(CAST(o.amount AS DOUBLE)) OR abs(CAST(o.amount AS DOUBLE)) = CAST('Infinity' AS DOUBLE)
-                     OR isnan(CAST(o.cost AS DOUBLE)) OR abs(CAST(o.cost AS DOUBLE)) = CAST('Infinity' AS DOUBLE) THEN 1 END) AS not_finite
+        -- only a float column can hold NaN or ±infinity: a decimal one is not cast value by value
+        -- to find none (that took 0.6 s of CPU over 21M orders)
+        COUNT(CASE WHEN arrow_typeof(o.amount) LIKE 'Float%'
+                        AND (isnan(CAST(o.amount AS DOUBLE)) OR abs(CAST(o.amount AS DOUBLE)) = CAST('Infinity' AS DOUBLE))
+                     OR arrow_typeof(o.cost) LIKE 'Float%'
+                        AND (isnan(CAST(o.cost AS DOUBLE)) OR abs(CAST(o.cost AS DOUBLE)) = CAST('Infinity' AS DOUBLE)) THEN 1 END) AS not_finite
     FROM orders AS o
     WHERE o.ordered_at < $as_of
 ),
@@ -67,7 +71,8 @@ su AS (
         COUNT(*)                               AS total,
         MAX(s.month)                           AS newest,
         COUNT(CASE WHEN s.mrr < 0 THEN 1 END)  AS negative,
-        COUNT(CASE WHEN isnan(CAST(s.mrr AS DOUBLE)) OR abs(CAST(s.mrr AS DOUBLE)) = CAST('Infinity' AS DOUBLE) THEN 1 END) AS not_finite
+        COUNT(CASE WHEN arrow_typeof(s.mrr) LIKE 'Float%'
+                        AND (isnan(CAST(s.mrr AS DOUBLE)) OR abs(CAST(s.mrr AS DOUBLE)) = CAST('Infinity' AS DOUBLE)) THEN 1 END) AS not_finite
     FROM subscriptions AS s
 ),
 tk AS (
