@@ -10,6 +10,12 @@ DuckDB from benches/duckdb/weekly.sql in a process of its own, check that both a
 wall time, CPU time and peak resident memory (GNU time) for each side and the ratios, and the
 size of pareto's archive, and how long rendering the report and its charts took (run.json's
 `render`). `bash benches/weekly.sh` installs DuckDB and builds first.
+
+The weekly job computes much that DuckDB's script does not (predicted value, data health, cohorts,
+the previous period's tiers, the archive and the report). A second table times a job that asks
+pareto for only the figures DuckDB computes (`bench-figures`: the five compared queries, with the
+weekly job's parameters and value model, in a scratch project beside this one), checked the same
+way: what the engine costs on the same work.
 """
 import argparse
 import datetime
@@ -75,8 +81,8 @@ def rows(path):
     return [dict(zip(names, r)) for r in rel.fetchall()]
 
 
-def pareto_rows(archive, query):
-    files = glob.glob(os.path.join(archive, "weekly-leadership", "*.preview", "results", f"{query}.parquet"))
+def pareto_rows(archive, query, job="weekly-leadership"):
+    files = glob.glob(os.path.join(archive, job, "*.preview", "results", f"{query}.parquet"))
     if not files:
         sys.exit(f"pareto's archive has no results/{query}.parquet")
     return rows(files[0])
@@ -112,11 +118,11 @@ CHECKS = [
 ]
 
 
-def compare(archive, duck_out):
+def compare(archive, duck_out, job="weekly-leadership"):
     """Every DuckDB row has a pareto row with the same figures; returns (figures compared, problems)."""
     problems, compared = [], 0
     for query, keys, cols in CHECKS:
-        mine = {tuple(num(r[k]) for k in keys): r for r in pareto_rows(archive, query)}
+        mine = {tuple(num(r[k]) for k in keys): r for r in pareto_rows(archive, query, job)}
         theirs = rows(os.path.join(duck_out, f"{query}.parquet"))
         if not theirs:
             problems.append(f"{query}: DuckDB returned no rows")
@@ -133,6 +139,44 @@ def compare(archive, duck_out):
     return compared, problems
 
 
+FIGURES_JOB = """name = "bench-figures"
+description = "Only the figures DuckDB's bench script computes"
+schedule = "0 7 * * MON"
+timezone = "Europe/Amsterdam"
+period = "week"
+queries = [{queries}]
+template = "bench-figures"
+subject = "Bench figures"
+to = ["bench@example.com"]
+
+{params}
+{scoring}
+"""
+
+
+def figures_project(work):
+    """A scratch project with the repository's queries and the `bench-figures` job."""
+    weekly = open(os.path.join(REPO, "jobs", "weekly-leadership.toml")).read()
+
+    def section(start, end):
+        i, j = weekly.find(start), weekly.find(end)
+        if i < 0 or j < i:
+            sys.exit(f"jobs/weekly-leadership.toml: cannot find its {start} section (before {end}) for the bench-figures job")
+        return weekly[i:j]
+
+    project = os.path.join(work, "figures-project")
+    os.makedirs(os.path.join(project, "jobs"))
+    shutil.copy(os.path.join(REPO, "pareto.toml"), project)
+    os.symlink(os.path.join(REPO, "queries"), os.path.join(project, "queries"))
+    shutil.copytree(os.path.join(REPO, "templates"), os.path.join(project, "templates"))
+    for ext in ["html", "txt"]:
+        open(os.path.join(project, "templates", f"bench-figures.{ext}.hbs"), "w").write("{{period.title}}\n")
+    job = FIGURES_JOB.format(queries=", ".join(f'"{q}"' for q, _, _ in CHECKS),
+                             params=section("[params]", "[[alert]]"), scoring=section("[scoring]", "[prediction]"))
+    open(os.path.join(project, "jobs", "bench-figures.toml"), "w").write(job)
+    return project
+
+
 def du(path):
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
 
@@ -144,7 +188,7 @@ def main():
     ap.add_argument("--memory-limit", help="run pareto with this [lake] memory_limit (e.g. 1GiB)")
     a = ap.parse_args()
     p = period()
-    table = []
+    table, figures = [], []
     failed = False
     for n in a.sizes:
         lake = lake_for(n, a.lakes)
@@ -163,6 +207,13 @@ def main():
             dw, dc, dm, _ = timed([sys.executable, os.path.join(REPO, "benches", "duckdb", "run.py"), lake, duck_out,
                                    str(THREADS), p["ps"], p["pe"], p["pps"], p["psd"], p["ped"], p["ppsd"], str(p["months"])])
             compared, problems = compare(os.path.join(work, "archive"), duck_out)
+            # The same figures alone, in a project with a job of just those (warmed up the same way).
+            fenv = dict(env, PARETO_PROJECT=figures_project(work), PARETO_ARCHIVE=os.path.join(work, "figures-archive"),
+                        PARETO_STATE=os.path.join(work, "figures-state"))
+            timed([BIN, "run", "bench-figures", "--as-of", AS_OF, "--dry-run"], fenv)
+            fw, fc, fm, _ = timed([BIN, "run", "bench-figures", "--as-of", AS_OF, "--dry-run"], fenv)
+            fcompared, fproblems = compare(os.path.join(work, "figures-archive"), duck_out, "bench-figures")
+            problems += [f"bench-figures: {p}" for p in fproblems]
             archive_mb = du(os.path.join(work, "archive")) / 2**20
             runs = glob.glob(os.path.join(work, "archive", "weekly-leadership", "*", "run.json"))
             record = json.load(open(runs[0])) if runs else {}
@@ -170,6 +221,7 @@ def main():
             render = record.get("render")
         finally:
             shutil.rmtree(work, ignore_errors=True)
+        compared += fcompared
         status = f"{compared} figures agree" if not problems else f"{len(problems)} of {compared} figures differ"
         print(f"{n:>9,} customers: {status}", flush=True)
         for line in problems[:20]:
@@ -180,6 +232,7 @@ def main():
             print(f"    report rendered in {render['millis']} ms with {render['charts']} charts "
                   f"({render['chart_bytes'] / 1024:.0f} KiB of PNG); HTML part {render['html_bytes'] / 1000:.1f} KB")
         table.append((n, pw, pc, pm, dw, dc, dm, archive_mb))
+        figures.append((n, fw, fc, fm, dw, dc, dm))
 
     print()
     print(f"| customers | pareto wall | pareto CPU | pareto peak RSS | DuckDB wall | DuckDB CPU | DuckDB peak RSS | wall ratio | RSS ratio | archive |")
@@ -187,6 +240,14 @@ def main():
     for n, pw, pc, pm, dw, dc, dm, arch in table:
         print(f"| {n:,} | {pw:.1f} s | {pc:.1f} s | {pm:,.0f} MiB | {dw:.1f} s | {dc:.1f} s | {dm:,.0f} MiB | "
               f"{pw / dw:.2f}× | {pm / dm:.2f}× | {arch:.1f} MiB |")
+    print()
+    print("Only the figures DuckDB computes (the bench-figures job):")
+    print()
+    print("| customers | pareto wall | pareto CPU | pareto peak RSS | DuckDB wall | DuckDB CPU | DuckDB peak RSS | wall ratio | CPU ratio |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n, fw, fc, fm, dw, dc, dm in figures:
+        print(f"| {n:,} | {fw:.1f} s | {fc:.1f} s | {fm:,.0f} MiB | {dw:.1f} s | {dc:.1f} s | {dm:,.0f} MiB | "
+              f"{fw / dw:.2f}× | {fc / dc:.2f}× |")
     if len(table) > 1:
         base = table[0]
         for row in table[1:]:
