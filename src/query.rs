@@ -452,7 +452,8 @@ pub fn execution_problem(ctx: &SessionContext, q: &QueryFile, e: &DataFusionErro
 
 /// Run one node and keep its result. It runs with its own view of the session's memory pool, so
 /// the most memory its operators held at once is known.
-/// `widen`: plan it for this many partitions instead of the session's (it runs alone).
+/// `widen`: plan it for this many partitions instead of the session's (it runs alone; never on a
+/// cluster, which plans for its executors).
 async fn run_one(scopes: Arc<Scopes>, node: String, q: QueryFile, lagged: bool, widen: Option<usize>) -> Result<QueryResult, Problem> {
     let started = Instant::now();
     let node_name = node.clone();
@@ -469,7 +470,7 @@ async fn run_one(scopes: Arc<Scopes>, node: String, q: QueryFile, lagged: bool, 
     let df = scope.ctx.execute_logical_plan(plan).await.map_err(|e| sql_problem(&q, &e))?;
     let plan_schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
     let (mut state, plan) = df.into_parts();
-    if let Some(partitions) = widen.filter(|_| !remote) {
+    if let Some(partitions) = widen {
         state.config_mut().options_mut().execution.target_partitions = partitions;
     }
     let (task, tracked) = crate::lake::tracked_task(&state);
