@@ -213,7 +213,7 @@ def main():
             timed([BIN, "run", "bench-figures", "--as-of", AS_OF, "--dry-run"], fenv)
             fw, fc, fm, _ = timed([BIN, "run", "bench-figures", "--as-of", AS_OF, "--dry-run"], fenv)
             fcompared, fproblems = compare(os.path.join(work, "figures-archive"), duck_out, "bench-figures")
-            problems += [f"bench-figures: {p}" for p in fproblems]
+            problems += [f"bench-figures: {line}" for line in fproblems]
             archive_mb = du(os.path.join(work, "archive")) / 2**20
             runs = glob.glob(os.path.join(work, "archive", "weekly-leadership", "*", "run.json"))
             record = json.load(open(runs[0])) if runs else {}
