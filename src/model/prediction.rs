@@ -462,6 +462,17 @@ impl BgNbd {
 
     /// [`BgNbd::expected_purchases`] for each horizon of `hs` into `out`, sharing the series.
     pub fn expected_purchases_many(&self, x: f64, tx: f64, t: f64, hs: &[f64], out: &mut [f64], scratch: &mut Scratch) {
+        self.numerators(x, t, hs, out, scratch);
+        let denominator = self.denominator(x, tx, t);
+        for e in out.iter_mut() {
+            *e /= denominator;
+        }
+    }
+
+    /// The numerator of [`BgNbd::expected_purchases`] for each horizon of `hs` into `out`: all of
+    /// the formula but its denominator, and all that needs ₂F₁. It depends on x and T only, so
+    /// customers who share them (many, in a large base) share it.
+    fn numerators(&self, x: f64, t: f64, hs: &[f64], out: &mut [f64], scratch: &mut Scratch) {
         let BgNbd { r, alpha, a, b } = *self;
         let (ha, hb, hc) = (r + x, b + x, a + b + x - 1.0);
         scratch.z.clear();
@@ -470,7 +481,6 @@ impl BgNbd {
         scratch.hyp.resize(hs.len(), 0.0);
         hyp2f1_many(ha, hb, hc, &scratch.z, &mut scratch.hyp, &mut scratch.terms);
         let first = (a + b + x - 1.0) / (a - 1.0);
-        let denominator = if x > 0.0 { 1.0 + (a / (b + x - 1.0)) * ((alpha + t) / (alpha + tx)).powf(r + x) } else { 1.0 };
         for (k, h) in hs.iter().enumerate() {
             if *h <= 0.0 {
                 out[k] = 0.0;
@@ -482,8 +492,14 @@ impl BgNbd {
                 ln_hyp = hyp2f1(hc - ha, hc - hb, hc, z).ln() + (hc - ha - hb) * (1.0 - z).ln();
             }
             let second = 1.0 - (ln_hyp + (r + x) * ((alpha + t) / (alpha + t + h)).ln()).exp();
-            out[k] = first * second / denominator;
+            out[k] = first * second;
         }
+    }
+
+    /// The denominator of [`BgNbd::expected_purchases`]: 1 + [x > 0] a/(b+x−1) ((α+T)/(α+tₓ))^(r+x).
+    fn denominator(&self, x: f64, tx: f64, t: f64) -> f64 {
+        let BgNbd { r, alpha, a, b } = *self;
+        if x > 0.0 { 1.0 + (a / (b + x - 1.0)) * ((alpha + t) / (alpha + tx)).powf(r + x) } else { 1.0 }
     }
 }
 
@@ -514,19 +530,27 @@ impl Horizons {
         Horizons { hs, discount }
     }
 
+    /// The numerators of the expected purchases at each horizon ([`BgNbd::numerators`]), the same
+    /// for every customer with this x and T.
+    fn numerators(&self, bg: &BgNbd, x: f64, t: f64, scratch: &mut Scratch) -> Vec<f64> {
+        let mut out = vec![0.0; self.hs.len()];
+        bg.numerators(x, t, &self.hs, &mut out, scratch);
+        out
+    }
+
     /// A customer's (expected purchases over the horizon, in the next period, and the discounted
-    /// value of their purchases at `value` each); `e` is space for the expectations.
-    fn score(&self, bg: &BgNbd, x: f64, tx: f64, t: f64, value: f64, e: &mut Vec<f64>, scratch: &mut Scratch) -> (f64, f64, f64) {
-        e.clear();
-        e.resize(self.hs.len(), 0.0);
-        bg.expected_purchases_many(x, tx, t, &self.hs, e, scratch);
+    /// value of their purchases at `value` each), from the numerators for their x and T and the
+    /// denominator for their tₓ.
+    fn score(&self, numerators: &[f64], denominator: f64, value: f64) -> (f64, f64, f64) {
+        let e = |k: usize| numerators[k] / denominator;
         let mut before = 0.0;
         let mut total = 0.0;
-        for (e, d) in e[2..].iter().zip(&self.discount) {
+        for (k, d) in self.discount.iter().enumerate() {
+            let e = e(k + 2);
             total += (e - before) * value / d;
-            before = *e;
+            before = e;
         }
-        (e[0], e[1], total)
+        (e(0), e(1), total)
     }
 }
 
@@ -546,7 +570,8 @@ fn steps(spec: &Prediction) -> usize {
 /// A customer's predicted revenue over the horizon discounted to the period's end: the expected
 /// purchases of each step, times the expected value, at the yearly rate from the step's end.
 pub fn discounted_value(bg: &BgNbd, spec: &Prediction, x: f64, tx: f64, t: f64, value: f64) -> f64 {
-    Horizons::new(spec, 0.0).score(bg, x, tx, t, value, &mut Vec::new(), &mut Scratch::default()).2
+    let horizons = Horizons::new(spec, 0.0);
+    horizons.score(&horizons.numerators(bg, x, t, &mut Scratch::default()), bg.denominator(x, tx, t), value).2
 }
 
 fn column(batch: &RecordBatch, name: &str) -> Result<Vec<Option<f64>>, String> {
@@ -761,8 +786,8 @@ pub fn score(spec: &Prediction, sql_schema: &SchemaRef, batches: &[RecordBatch])
     let n = i.x.len();
     let started = std::time::Instant::now();
     let horizons = Horizons::new(spec, next);
-    // Customers with the same (x, tₓ, T) have the same predictions: most of a large lake's
-    // one-time buyers share a handful of first-purchase days.
+    // Customers with the same x and T share the costly part of their expected purchases (₂F₁ at
+    // every horizon): a large lake has a few thousand such pairs for a million customers.
     let threads = if n < 50_000 { 1 } else { std::thread::available_parallelism().map(|t| t.get()).unwrap_or(2).min(8) };
     let chunk = n.div_ceil(threads).max(1);
     let parts: Vec<[Vec<f64>; 6]> = std::thread::scope(|s| {
@@ -771,18 +796,17 @@ pub fn score(spec: &Prediction, sql_schema: &SchemaRef, batches: &[RecordBatch])
             .map(|(lo, hi)| {
                 let (i, horizons) = (&i, &horizons);
                 s.spawn(move || {
-                    let mut memo: std::collections::HashMap<(u64, u64, u64), [f64; 4]> = std::collections::HashMap::new();
+                    let mut memo: std::collections::HashMap<(u64, u64), Vec<f64>> = std::collections::HashMap::new();
                     let mut out: [Vec<f64>; 6] = Default::default();
-                    let (mut e, mut scratch) = (Vec::new(), Scratch::default());
+                    let mut scratch = Scratch::default();
                     for k in lo..hi {
                         let (x, tx, t, m) = (i.x[k], i.tx[k], i.t[k], i.m[k]);
-                        let key = (x.to_bits(), tx.to_bits(), t.to_bits());
-                        // P(alive), expected purchases over the horizon and the next period, and the
+                        let numerators =
+                            memo.entry((x.to_bits(), t.to_bits())).or_insert_with(|| horizons.numerators(&bg, x, t, &mut scratch));
+                        // Expected purchases over the horizon and the next period, and the
                         // discounted value of a purchase worth 1.
-                        let [alive, horizon, next_period, discounted] = *memo.entry(key).or_insert_with(|| {
-                            let (horizon, next_period, discounted) = horizons.score(&bg, x, tx, t, 1.0, &mut e, &mut scratch);
-                            [bg.p_alive(x, tx, t), horizon, next_period, discounted]
-                        });
+                        let (horizon, next_period, discounted) = horizons.score(numerators, bg.denominator(x, tx, t), 1.0);
+                        let alive = bg.p_alive(x, tx, t);
                         let value = if m.is_nan() { gg.expected_value(0.0, 0.0) } else { gg.expected_value(x, m) };
                         out[0].push(alive);
                         out[1].push(horizon);
