@@ -12,34 +12,28 @@
 -- customers whose first order came in this period). A day counts for the previous period if it
 -- had an order before this period began (the one day that straddles the start, in a job not on
 -- UTC, counts whole).
--- One pass over orders, grouped by customer: count_distinct counts the days and sum_at_min sums
--- the first day's amounts, so no grouping by (customer, day) comes first.
+-- The sums come from customer_orders, the one pass over orders (which counts the days with
+-- count_distinct and sums the first day's amounts with sum_at_min); a date is the day of its
+-- timestamp, so the first and last days are those of the first and last orders.
 -- Not archived: clv (archived) holds these columns beside the predictions.
 -- pareto: archive off
-WITH o AS (
-    SELECT customer_id, CAST(ordered_at AS DATE) AS day, ordered_at, amount
-    FROM orders
-    WHERE ordered_at < $period_end
-),
-per AS (
+WITH per AS (
     SELECT
         customer_id,
-        count_distinct(day)                                                      AS days,
-        MIN(day)                                                                 AS first_day,
-        MAX(day)                                                                 AS last_day,
-        SUM(amount)                                                              AS amount,
-        -- the first day with an amount (a day whose amounts are all NULL has no value to give)
-        sum_at_min(amount, CASE WHEN amount IS NOT NULL THEN day END)            AS first_amount,
+        order_days                                                               AS days,
+        CAST(first_order_at AS DATE)                                             AS first_day,
+        CAST(last_order_at AS DATE)                                              AS last_day,
+        lifetime_revenue                                                         AS amount,
+        first_day_revenue                                                        AS first_amount,
         -- before the period began
-        MAX(day) FILTER (WHERE ordered_at < $period_start)                       AS prev_last_day,
-        SUM(amount) FILTER (WHERE ordered_at < $period_start)                    AS prev_amount_before,
+        CAST(last_order_before AS DATE)                                          AS prev_last_day,
+        revenue_before_period                                                    AS prev_amount_before,
         -- in the period: its days, and the first of them with its amounts (the straddling day,
         -- where it is also the last day before)
-        count_distinct(day) FILTER (WHERE ordered_at >= $period_start)           AS period_days,
-        MIN(day) FILTER (WHERE ordered_at >= $period_start)                      AS period_first_day,
-        sum_at_min(amount, day) FILTER (WHERE ordered_at >= $period_start)       AS period_first_amount
-    FROM o
-    GROUP BY customer_id
+        period_order_days                                                        AS period_days,
+        CAST(period_first_order_at AS DATE)                                      AS period_first_day,
+        period_first_day_revenue                                                 AS period_first_amount
+    FROM customer_orders
 ),
 prev AS (
     SELECT
