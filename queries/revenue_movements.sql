@@ -67,7 +67,7 @@ per AS (
 per_size AS (
     SELECT p.*, COALESCE(f.company_size, 'Unknown') AS company_size
     FROM per AS p
-    LEFT JOIN customer_facts AS f ON f.customer_id = p.customer_id
+    LEFT JOIN customer_segments AS f ON f.customer_id = p.customer_id
 ),
 -- The months shown: those of the last twelve in which anyone was billed.
 months AS (
