@@ -12,28 +12,29 @@
 -- customers whose first order came in this period). A day counts for the previous period if it
 -- had an order before this period began (the one day that straddles the start, in a job not on
 -- UTC, counts whole).
--- The sums come from customer_orders, the one pass over orders (which counts the days with
--- count_distinct and sums the first day's amounts with sum_at_min); a date is the day of its
--- timestamp, so the first and last days are those of the first and last orders.
+-- The sums come from customer_orders and purchase_days (its days and first days), each one pass
+-- over orders; a date is the day of its timestamp, so the first and last days are those of the
+-- first and last orders.
 -- Not archived: clv (archived) holds these columns beside the predictions.
 -- pareto: archive off
 WITH per AS (
     SELECT
-        customer_id,
-        order_days                                                               AS days,
-        CAST(first_order_at AS DATE)                                             AS first_day,
-        CAST(last_order_at AS DATE)                                              AS last_day,
-        lifetime_revenue                                                         AS amount,
-        first_day_revenue                                                        AS first_amount,
+        o.customer_id,
+        d.order_days                                                             AS days,
+        CAST(o.first_order_at AS DATE)                                           AS first_day,
+        CAST(o.last_order_at AS DATE)                                            AS last_day,
+        o.lifetime_revenue                                                       AS amount,
+        d.first_day_revenue                                                      AS first_amount,
         -- before the period began
-        CAST(last_order_before AS DATE)                                          AS prev_last_day,
-        revenue_before_period                                                    AS prev_amount_before,
+        CAST(o.last_order_before AS DATE)                                        AS prev_last_day,
+        d.revenue_before_period                                                  AS prev_amount_before,
         -- in the period: its days, and the first of them with its amounts (the straddling day,
         -- where it is also the last day before)
-        period_order_days                                                        AS period_days,
-        CAST(period_first_order_at AS DATE)                                      AS period_first_day,
-        period_first_day_revenue                                                 AS period_first_amount
-    FROM customer_orders
+        d.period_order_days                                                      AS period_days,
+        d.period_first_day,
+        d.period_first_day_revenue                                               AS period_first_amount
+    FROM customer_orders AS o
+    JOIN purchase_days AS d ON d.customer_id IS NOT DISTINCT FROM o.customer_id
 ),
 prev AS (
     SELECT

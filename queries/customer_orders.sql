@@ -11,9 +11,6 @@
 --                                             ([$period_start, $period_end) − 365 days)
 --   prev_prev_period_*                        the period before the previous one
 --   last_order_before                         the last order before the period's start
---   order_days, first_day_revenue, …          the days with an order (UTC dates) and the first
---                                             day's amounts, for the [prediction] model's inputs
---                                             (clv_inputs), so it needs no pass of its own
 -- Margin counts orders whose cost is known.
 -- Not archived: customer_facts (archived) holds every customer's sums, and at a million customers
 -- this would add 37 MB a week to the archive.
@@ -40,15 +37,7 @@ SELECT
                                                                                              AS prev_prev_period_revenue,
     COUNT(*) FILTER (WHERE ordered_at >= $prev_prev_period_start AND ordered_at < $prev_period_start)
                                                                                              AS prev_prev_period_orders,
-    MAX(CASE WHEN ordered_at < $period_start THEN ordered_at END)                            AS last_order_before,
-    -- for clv_inputs: the days with an order, the first day's amounts, and the same in the period
-    SUM(amount) FILTER (WHERE ordered_at < $period_start)                                    AS revenue_before_period,
-    count_distinct(day)                                                                      AS order_days,
-    -- the first day with an amount (a day whose amounts are all NULL has no value to give)
-    sum_at_min(amount, CASE WHEN amount IS NOT NULL THEN day END)                            AS first_day_revenue,
-    count_distinct(day) FILTER (WHERE ordered_at >= $period_start)                           AS period_order_days,
-    MIN(ordered_at) FILTER (WHERE ordered_at >= $period_start)                               AS period_first_order_at,
-    sum_at_min(amount, day) FILTER (WHERE ordered_at >= $period_start)                       AS period_first_day_revenue
-FROM (SELECT customer_id, ordered_at, amount, cost, CAST(ordered_at AS DATE) AS day FROM orders) AS orders
+    MAX(CASE WHEN ordered_at < $period_start THEN ordered_at END)                            AS last_order_before
+FROM orders
 WHERE ordered_at < $period_end
 GROUP BY customer_id

@@ -12,7 +12,7 @@ fn the_bundled_project_checks_out() {
     assert_eq!(
         out.stdout.trim(),
         "note: jobs/weekly-account-owners.toml: sends nothing on this lake: its burst query `account_owners` is off (the lake `lake` has no table `owners`)\n\
-         ok: 4 job(s), 42 query file(s) and their templates check out"
+         ok: 4 job(s), 43 query file(s) and their templates check out"
     );
 }
 

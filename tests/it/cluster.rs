@@ -61,10 +61,10 @@ fn the_bundled_reports_on_a_cluster_over_a_local_folder_are_the_embedded_engines
     let record = run_json(&p);
     assert_eq!(record["engine"], cluster.url());
     assert_eq!(record["outcome"], "dry-run");
-    // Everything ran there: the scheduler finished a job for each of the 37 queries and for the
+    // Everything ran there: the scheduler finished a job for each of the 38 queries and for the
     // freshness gate's two reads (the newest order and ticket).
-    assert_eq!(cluster.logs().matches("Job finished successfully").count(), 39, "{}", cluster.logs());
-    assert_eq!(record["queries"].as_array().unwrap().len(), 37);
+    assert_eq!(cluster.logs().matches("Job finished successfully").count(), 40, "{}", cluster.logs());
+    assert_eq!(record["queries"].as_array().unwrap().len(), 38);
 
     // The other bundled jobs too: the monthly review (its model calibration casts to text, a
     // type Ballista would otherwise change) and the per-owner bursting report. (The daily alerts'

@@ -1,0 +1,24 @@
+-- What the [prediction] model needs from orders beyond customer_orders' sums, per customer with an
+-- order before the period's end: the days with an order (purchase days: orders on one day are one
+-- purchase) and what the first of them came to, as of the period's end and within the period, and
+-- the revenue before the period. clv_inputs joins it to customer_orders.
+-- A job without [prediction] does not run it (nothing else reads it), so its pass over orders
+-- costs only the jobs that predict. count_distinct counts the days and sum_at_min sums the first
+-- day's amounts in one pass, with no grouping by (customer, day) first. Days are UTC dates.
+-- pareto: archive off
+WITH o AS (
+    SELECT customer_id, ordered_at, amount, CAST(ordered_at AS DATE) AS day
+    FROM orders
+    WHERE ordered_at < $period_end
+)
+SELECT
+    customer_id,
+    count_distinct(day)                                                      AS order_days,
+    -- the first day with an amount (a day whose amounts are all NULL has no value to give)
+    sum_at_min(amount, CASE WHEN amount IS NOT NULL THEN day END)            AS first_day_revenue,
+    SUM(amount) FILTER (WHERE ordered_at < $period_start)                    AS revenue_before_period,
+    count_distinct(day) FILTER (WHERE ordered_at >= $period_start)           AS period_order_days,
+    MIN(day) FILTER (WHERE ordered_at >= $period_start)                      AS period_first_day,
+    sum_at_min(amount, day) FILTER (WHERE ordered_at >= $period_start)       AS period_first_day_revenue
+FROM o
+GROUP BY customer_id
