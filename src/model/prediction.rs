@@ -595,16 +595,15 @@ impl Inputs {
     /// not depend on the order the rows came in (which a memory limit or the number of cores
     /// can change).
     fn sorted(&self) -> Inputs {
-        let mut order: Vec<usize> = (0..self.x.len()).collect();
-        order.sort_by(|&i, &j| {
-            self.x[i]
-                .total_cmp(&self.x[j])
-                .then(self.tx[i].total_cmp(&self.tx[j]))
-                .then(self.t[i].total_cmp(&self.t[j]))
-                .then(self.m[i].total_cmp(&self.m[j]))
+        // The rows themselves are sorted, not indices into the columns: a million customers sort
+        // several times faster without a cache miss per comparison. Rows that compare equal are
+        // equal in every value, so an unstable sort gives the same sequence.
+        let mut rows: Vec<[f64; 4]> = (0..self.x.len()).map(|k| [self.x[k], self.tx[k], self.t[k], self.m[k]]).collect();
+        rows.sort_unstable_by(|a, b| {
+            a[0].total_cmp(&b[0]).then(a[1].total_cmp(&b[1])).then(a[2].total_cmp(&b[2])).then(a[3].total_cmp(&b[3]))
         });
-        let pick = |v: &[f64]| order.iter().map(|&i| v[i]).collect();
-        Inputs { x: pick(&self.x), tx: pick(&self.tx), t: pick(&self.t), m: pick(&self.m) }
+        let pick = |c: usize| rows.iter().map(|r| r[c]).collect();
+        Inputs { x: pick(0), tx: pick(1), t: pick(2), m: pick(3) }
     }
 }
 
