@@ -148,3 +148,24 @@ fn a_previous_period_file_without_its_query_is_an_error() {
         out.stdout
     );
 }
+
+#[test]
+fn a_job_without_a_prediction_does_not_count_purchase_days() {
+    // The model's pass over orders (purchase_days) runs only for jobs that predict: a job that
+    // reads customer_facts runs customer_orders and customer_segments, and nothing of the model.
+    let p = TestProject::bundled();
+    crate::support::lake::write(&p.root);
+    p.file(
+        "jobs/sizes.toml",
+        "name = \"sizes\"\nschedule = \"0 7 * * MON\"\nperiod = \"week\"\nqueries = [\"sizes\"]\ntemplate = \"t\"\nsubject = \"x\"\n\
+         to = [\"a@example.com\"]\n\n[params]\nsize_smb = 10\nsize_mid = 100\nsize_enterprise = 1000\n",
+    );
+    p.file("queries/sizes.sql", "SELECT company_size, SUM(revenue_12m) AS revenue FROM customer_facts GROUP BY 1 ORDER BY 1\n");
+    p.file("templates/t.html.hbs", "{{table results.sizes}}\n");
+    p.file("templates/t.txt.hbs", "{{table results.sizes}}\n");
+    p.run(&["run", "sizes", "--as-of", "2026-11-23", "--dry-run"]).expect(0);
+    let run: Value = serde_json::from_str(&p.read("archive/sizes/2026-W47.preview/run.json")).unwrap();
+    let mut ran: Vec<&str> = run["queries"].as_array().unwrap().iter().map(|q| q["name"].as_str().unwrap()).collect();
+    ran.sort();
+    assert_eq!(ran, ["customer_facts", "customer_orders", "customer_segments", "sizes"]);
+}
