@@ -22,17 +22,8 @@ r AS (
     GROUP BY referred_by
 )
 SELECT
-    c.customer_id,
-    c.name,
-    c.country,
-    c.region,
-    c.industry,
-    c.signup_date,
-    c.company_size,
-    c.tenure_days,
-    c.tenure_band,
-    c.age_band,
-    c.strategic,
+    -- every column of customer_segments: a tag added there is a column here too
+    c.*,
     COALESCE(o.lifetime_revenue, 0)                             AS lifetime_revenue,
     COALESCE(o.lifetime_margin, 0)                              AS lifetime_margin,
     COALESCE(o.orders, 0)                                       AS orders,
