@@ -16,8 +16,8 @@
 -- A null MRR counts as 0.
 --
 -- How: one pass over subscriptions gives each customer's MRR in each of the 24 months to the last
--- one (m0 = that month, m1 the month before, …; null when not billed) and the first month ever
--- billed; each of the twelve months shown then reads its own, the month before and the month a
+-- one (pivot_sum: m[1] = that month, m[2] the month before, …; null when not billed) and the
+-- first month ever billed; each of the twelve months shown then reads its own, the month before and the month a
 -- year before from that row. No join between months and no window over the whole table: this
 -- stays fast at millions of rows.
 WITH s AS (
@@ -35,30 +35,8 @@ per AS (
     SELECT
         customer_id,
         MIN(month) AS first_month,
-        SUM(mrr) FILTER (WHERE ago = 0)  AS m0,
-        SUM(mrr) FILTER (WHERE ago = 1)  AS m1,
-        SUM(mrr) FILTER (WHERE ago = 2)  AS m2,
-        SUM(mrr) FILTER (WHERE ago = 3)  AS m3,
-        SUM(mrr) FILTER (WHERE ago = 4)  AS m4,
-        SUM(mrr) FILTER (WHERE ago = 5)  AS m5,
-        SUM(mrr) FILTER (WHERE ago = 6)  AS m6,
-        SUM(mrr) FILTER (WHERE ago = 7)  AS m7,
-        SUM(mrr) FILTER (WHERE ago = 8)  AS m8,
-        SUM(mrr) FILTER (WHERE ago = 9)  AS m9,
-        SUM(mrr) FILTER (WHERE ago = 10) AS m10,
-        SUM(mrr) FILTER (WHERE ago = 11) AS m11,
-        SUM(mrr) FILTER (WHERE ago = 12) AS m12,
-        SUM(mrr) FILTER (WHERE ago = 13) AS m13,
-        SUM(mrr) FILTER (WHERE ago = 14) AS m14,
-        SUM(mrr) FILTER (WHERE ago = 15) AS m15,
-        SUM(mrr) FILTER (WHERE ago = 16) AS m16,
-        SUM(mrr) FILTER (WHERE ago = 17) AS m17,
-        SUM(mrr) FILTER (WHERE ago = 18) AS m18,
-        SUM(mrr) FILTER (WHERE ago = 19) AS m19,
-        SUM(mrr) FILTER (WHERE ago = 20) AS m20,
-        SUM(mrr) FILTER (WHERE ago = 21) AS m21,
-        SUM(mrr) FILTER (WHERE ago = 22) AS m22,
-        SUM(mrr) FILTER (WHERE ago = 23) AS m23
+        -- m[1] = that month's MRR, m[2] the month before's, … m[24] 23 months before's
+        pivot_sum(mrr, ago, 24) AS m
     FROM s
     WHERE ago >= 0
     GROUP BY customer_id
@@ -93,9 +71,9 @@ billed AS (
             CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '10 months' AS DATE),
             CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '11 months' AS DATE)
         ))                                                                              AS month,
-        unnest(make_array(m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12))                AS prev_mrr,
-        unnest(make_array(m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11))                 AS cur_mrr,
-        unnest(make_array(m12, m13, m14, m15, m16, m17, m18, m19, m20, m21, m22, m23)) AS year_before_mrr
+        unnest(array_slice(m, 2, 13))                                                   AS prev_mrr,
+        unnest(array_slice(m, 1, 12))                                                   AS cur_mrr,
+        unnest(array_slice(m, 13, 24))                                                  AS year_before_mrr
     FROM per_size
 ),
 moves AS (
