@@ -10,17 +10,22 @@ WITH cohort AS (
     WHERE signup_date < $period_end_date
       AND signup_date >= CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '11 months' AS DATE)
 ),
+-- the cohorts' orders and billing in those months (joined to the cohorts before an order's month
+-- is worked out, so that only the cohorts' orders need one)
 active AS (
     -- (the month of the UTC time: truncating a time zone-aware timestamp looks up the zone for
     -- every row and takes four times as long as truncating its UTC wall-clock time)
-    SELECT customer_id, CAST(date_trunc('month', arrow_cast(ordered_at, 'Timestamp(Microsecond, None)')) AS DATE) AS month
-    FROM orders
-    WHERE ordered_at < $period_end AND ordered_at >= $period_end - INTERVAL '13 months'
+    SELECT c.customer_id, c.cohort, CAST(date_trunc('month', arrow_cast(o.ordered_at, 'Timestamp(Microsecond, None)')) AS DATE) AS month
+    FROM cohort AS c
+    JOIN orders AS o ON o.customer_id = c.customer_id
+    WHERE o.ordered_at < $period_end
+      AND o.ordered_at >= $period_end - INTERVAL '13 months'
     UNION ALL
-    SELECT customer_id, month
-    FROM subscriptions
-    WHERE month <= CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') AS DATE)
-      AND month >= CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '11 months' AS DATE)
+    SELECT c.customer_id, c.cohort, s.month
+    FROM cohort AS c
+    JOIN subscriptions AS s ON s.customer_id = c.customer_id
+    WHERE s.month <= CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') AS DATE)
+      AND s.month >= CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '11 months' AS DATE)
 ),
 sizes AS (
     SELECT cohort, COUNT(*) AS cohort_customers FROM cohort GROUP BY cohort
@@ -28,10 +33,10 @@ sizes AS (
 -- each cohort customer's active months, once each (grouping, then counting rows, spreads over
 -- every core; a COUNT(DISTINCT …) per cohort and month merges its sets on one)
 active_months AS (
-    SELECT c.customer_id, c.cohort, a.month
-    FROM cohort AS c
-    JOIN active AS a ON a.customer_id = c.customer_id AND a.month >= c.cohort
-    GROUP BY c.customer_id, c.cohort, a.month
+    SELECT customer_id, cohort, month
+    FROM active
+    WHERE month >= cohort
+    GROUP BY customer_id, cohort, month
 ),
 counts AS (
     SELECT
