@@ -587,7 +587,8 @@ impl Accumulator for Distinct {
         let v = v.as_primitive::<Int64Type>();
         // The batch's values in order, once each, go in whole: appended where they all exceed the
         // set's greatest (ids that a table holds in ascending order), else as a union of sets.
-        // Either costs a few ns a value, against 20–30 for a lookup per value (`insert`).
+        // Over the 37M ids data_quality counts at a million customers (not in order within a
+        // batch) that took 0.3 s of CPU, mostly the sorting, where an `insert` of each took 0.4 s.
         let mut batch: Vec<u64> = if v.null_count() == 0 {
             v.values().iter().map(|x| unsigned(*x)).collect()
         } else {
