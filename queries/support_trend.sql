@@ -22,6 +22,9 @@ t AS (
     CROSS JOIN len AS l
     WHERE tk.created_at < $period_end
       AND date_part('epoch', tk.created_at) >= l.start_s - 11 * l.secs
+      -- the same bound (a second looser) as a time, which the scan prunes row groups and pages by
+      AND tk.created_at >= to_timestamp(date_part('epoch', $period_start)
+                                - 11 * (date_part('epoch', $period_end) - date_part('epoch', $period_start)) - 1)
     GROUP BY 1
 ),
 r AS (
@@ -33,6 +36,9 @@ r AS (
     CROSS JOIN len AS l
     WHERE c.rated_at < $period_end
       AND date_part('epoch', c.rated_at) >= l.start_s - 11 * l.secs
+      -- the same bound (a second looser) as a time, which the scan prunes row groups and pages by
+      AND c.rated_at >= to_timestamp(date_part('epoch', $period_start)
+                                - 11 * (date_part('epoch', $period_end) - date_part('epoch', $period_start)) - 1)
     GROUP BY 1
 ),
 -- the middle value, or the mean of the two middle values (support_kpis' interpolation at p = 0.5)
