@@ -17,8 +17,8 @@
 --
 -- How: one pass over subscriptions gives each customer's MRR in each of the 24 months to the last
 -- one (pivot_sum: m[1] = that month, m[2] the month before, …; null when not billed) and the
--- first month ever billed; each of the twelve months shown then reads its own, the month before and the month a
--- year before from that row. No join between months and no window over the whole table: this
+-- first month ever billed; each of the twelve months shown then reads its own, the month before
+-- and the month a year before from that row. No join between months and no window over the whole table: this
 -- stays fast at millions of rows.
 WITH s AS (
     SELECT
