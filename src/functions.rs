@@ -1089,6 +1089,27 @@ mod tests {
         let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
         let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches).unwrap().to_string();
         assert_eq!(text, "+--------+------+\n| groups | same |\n+--------+------+\n| 3000   | 3000 |\n+--------+------+");
+        // A group for nearly every row: past a number of rows (here 1,000 a partition) DataFusion
+        // stops aggregating partially and passes each row on as a state of its own
+        // (convert_to_state), merged at the end.
+        let mut config = datafusion::prelude::SessionConfig::new().with_target_partitions(4).with_batch_size(1000);
+        config.options_mut().execution.skip_partial_aggregation_probe_rows_threshold = 1000;
+        let skipping = SessionContext::new_with_config(config);
+        register(&skipping);
+        let sql = "WITH t AS (SELECT v % 290000 AS g, v % 4 AS s, v FROM generate_series(1, 300000) AS x(v)), \
+                   mine AS (SELECT g, pivot_sum(v, s, 3) AS p FROM t GROUP BY g), \
+                   theirs AS (SELECT g, SUM(v) FILTER (WHERE s = 0) AS s0, SUM(v) FILTER (WHERE s = 1) AS s1, \
+                              SUM(v) FILTER (WHERE s = 2) AS s2 FROM t GROUP BY g) \
+                   SELECT COUNT(*) AS groups, COUNT(*) FILTER (WHERE (p[1] IS NOT DISTINCT FROM s0) AND (p[2] IS NOT DISTINCT FROM s1) \
+                   AND (p[3] IS NOT DISTINCT FROM s2)) AS same, SUM(p[1]) + SUM(p[2]) + SUM(p[3]) AS total FROM mine JOIN theirs USING (g)";
+        let batches = skipping.sql(sql).await.unwrap().collect().await.unwrap();
+        let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches).unwrap().to_string();
+        // total: every v from 1 to 300,000 but those with v % 4 = 3 (slot 3 is beyond the three
+        // sums): 45,000,150,000 − (3 + 7 + … + 299,999) = 45,000,150,000 − 11,250,075,000.
+        assert_eq!(
+            text,
+            "+--------+--------+-------------+\n| groups | same   | total       |\n+--------+--------+-------------+\n| 290000 | 290000 | 33750075000 |\n+--------+--------+-------------+"
+        );
         let err = ctx.sql("SELECT pivot_sum(v, v, v) FROM (VALUES (1)) AS t(v)").await.unwrap().collect().await.unwrap_err().to_string();
         assert!(
             err.contains("pivot_sum's third argument is the number of sums, a whole number from 1 to 1000 written in the query"),
