@@ -47,9 +47,13 @@ per_size AS (
     FROM per AS p
     LEFT JOIN customer_segments AS f ON f.customer_id = p.customer_id
 ),
--- The months shown: those of the last twelve in which anyone was billed.
+-- The months shown: those of the last twelve in which anyone was billed. Bounds on the month
+-- itself, not on `ago`, let the scan skip the row groups of older months by their statistics.
 months AS (
-    SELECT DISTINCT month, ago FROM s WHERE ago BETWEEN 0 AND 11
+    SELECT DISTINCT month
+    FROM subscriptions
+    WHERE month >= CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') - INTERVAL '11 months' AS DATE)
+      AND month < CAST(date_trunc('month', $period_end_date - INTERVAL '1 day') + INTERVAL '1 month' AS DATE)
 ),
 -- each customer twelve times: each month shown, with its MRR, the month before's and a year
 -- before's (the lists unnest side by side: the n-th of each together)
