@@ -169,3 +169,47 @@ fn a_job_without_a_prediction_does_not_count_purchase_days() {
     ran.sort();
     assert_eq!(ran, ["customer_facts", "customer_orders", "customer_segments", "sizes"]);
 }
+
+#[test]
+fn purchase_days_are_utc_dates_across_midnight_and_before_1970() {
+    // purchase_days keeps a day as a number while it sums (days since 1970-01-01 of the UTC
+    // time); the days it counts, and the first of them, are the UTC dates of the orders, for
+    // orders before 1970 too. W47 runs from 2026-11-15T23:00Z (Monday 00:00 in Amsterdam).
+    //   customer 1: UTC days 1969-12-31 (10.00), 1970-01-01 (20.00 + 5.00), 2026-11-15 (7.00, in
+    //               the period: 00:30 Monday local) and 2026-11-16 (100.00 + 3.00): 4 days, the
+    //               first worth 10.00; 35.00 before the period; 2 days in it, the first 11-15's 7.00
+    //   customer 2: two orders on 1969-12-31, at its first and last microsecond: 1 day, 3.00
+    let p = TestProject::bundled();
+    crate::support::lake::write(&p.root);
+    std::fs::remove_dir_all(p.path("lake/orders")).unwrap();
+    crate::support::lake::write_parquet(
+        &p.path("lake/orders/orders.parquet"),
+        &crate::support::lake::orders_batch(&[
+            (1, 1, "1969-12-31T23:30:00Z", 1000, None, "web"),
+            (2, 1, "1970-01-01T00:10:00Z", 2000, None, "web"),
+            (3, 1, "1970-01-01T10:00:00Z", 500, None, "web"),
+            (4, 1, "2026-11-15T23:30:00Z", 700, None, "web"),
+            (5, 1, "2026-11-16T09:00:00Z", 10000, None, "web"),
+            (6, 1, "2026-11-16T20:00:00Z", 300, None, "web"),
+            (7, 2, "1969-12-31T00:00:00Z", 100, None, "web"),
+            (8, 2, "1969-12-31T23:59:59.999999Z", 200, None, "web"),
+        ]),
+    );
+    let rows = query_rows(&p, &["-f", "queries/purchase_days.sql", "--job", "weekly-leadership", "--as-of", "2026-11-23"]);
+    let rows: Vec<Value> = rows.iter().map(|r| serde_json::from_str(r).unwrap()).collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    crate::support::same(
+        &rows[0],
+        serde_json::json!({
+            "customer_id": 1, "order_days": 4, "first_day_revenue": "10.00", "revenue_before_period": "35.00",
+            "period_order_days": 2, "period_first_day": "2026-11-15", "period_first_day_revenue": "7.00",
+        }),
+    );
+    crate::support::same(
+        &rows[1],
+        serde_json::json!({
+            "customer_id": 2, "order_days": 1, "first_day_revenue": "3.00", "revenue_before_period": "3.00",
+            "period_order_days": 0, "period_first_day": null, "period_first_day_revenue": null,
+        }),
+    );
+}
